@@ -1,0 +1,88 @@
+// main() of the teardown suites: gtest flags, then tcpsem's own flags
+// (unknown flags are an error), then a listener that prints the behaviour
+// table and writes the record when the run ends.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "fixtures/errno_status.h"
+#include "fixtures/netns.h"
+#include "fixtures/record.h"
+#include "fixtures/run_log.h"
+#include "fixtures/suite_flags.h"
+#include "gtest/gtest.h"
+
+namespace tcpsem {
+namespace {
+
+class RecordListener : public ::testing::EmptyTestEventListener {
+ public:
+  explicit RecordListener(RunContext context) : context_(std::move(context)) {}
+  void OnTestProgramEnd(const ::testing::UnitTest&) override {
+    const std::vector<CellResult> cells = RunLog::Get().Cells();
+    if (absl::GetFlag(FLAGS_tcpsem_table)) {
+      std::cout << "\n" << BehaviourTable(context_, cells) << std::flush;
+    }
+    const std::string path = absl::GetFlag(FLAGS_tcpsem_record);
+    if (!path.empty()) {
+      if (absl::Status s = WriteRecord(path, context_, cells); !s.ok()) {
+        std::cerr << "tcpsem: " << s.message() << "\n";
+        failed_ = true;
+      } else {
+        std::cout << "record written: " << path << " (" << cells.size()
+                  << " cells)\n";
+      }
+    }
+  }
+  bool failed() const { return failed_; }
+
+ private:
+  RunContext context_;
+  bool failed_ = false;
+};
+
+// Fails early, in one line, when the artifacts directory cannot be used.
+bool ArtifactsDirUsable() {
+  const std::string dir = ArtifactsDir();
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    std::cerr << "tcpsem: cannot create artifacts directory '" << dir
+              << "': " << ErrnoName(errno)
+              << "; choose another with --tcpsem_artifacts or "
+                 "TCPSEM_ARTIFACTS\n";
+    return false;
+  }
+  if (::access(dir.c_str(), W_OK) != 0) {
+    std::cerr << "tcpsem: artifacts directory '" << dir
+              << "' is not writable: " << ErrnoName(errno)
+              << "; choose another with --tcpsem_artifacts or "
+                 "TCPSEM_ARTIFACTS\n";
+    return false;
+  }
+  return true;
+}
+
+RunContext ContextAsTestsSeeIt() {
+  // Inside a private namespace the per-namespace sysctls are what tests see.
+  absl::StatusOr<PrivateNetns> netns = PrivateNetns::Enter();
+  return ReadRunContext();
+}
+
+}  // namespace
+}  // namespace tcpsem
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  absl::SetProgramUsageMessage(
+      "tcpsem teardown suite; gtest flags plus --tcpsem_* (see --helpfull)");
+  absl::ParseCommandLine(argc, argv);
+  if (!tcpsem::ArtifactsDirUsable()) return 2;
+  auto* listener = new tcpsem::RecordListener(tcpsem::ContextAsTestsSeeIt());
+  ::testing::UnitTest::GetInstance()->listeners().Append(listener);
+  const int rc = RUN_ALL_TESTS();
+  return rc != 0 ? rc : (listener->failed() ? 2 : 0);
+}

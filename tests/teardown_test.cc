@@ -1,0 +1,66 @@
+#include "tests/teardown_test.h"
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "fixtures/failure_report.h"
+#include "fixtures/pcap_file.h"
+#include "fixtures/run_log.h"
+#include "fixtures/suite_flags.h"
+
+namespace tcpsem {
+
+void TeardownTest::SetUp() {
+  absl::StatusOr<PrivateNetns> netns = PrivateNetns::Enter();
+  if (!netns.ok()) {
+    GTEST_SKIP() << "needs a private network namespace (run as root, or with "
+                    "CAP_SYS_ADMIN and CAP_NET_RAW): "
+                 << netns.status().message();
+  }
+  netns_.emplace(*std::move(netns));
+}
+
+void TeardownTest::RequireFamily(Family family) {
+  if (family != Family::kV4 && !netns_->has_ipv6()) {
+    GTEST_SKIP() << "needs IPv6 on lo (IPv6 disabled or not built in)";
+  }
+}
+
+std::optional<CellResult> TeardownTest::StageAndJudge(
+    const Scenario& scenario, const StageOptions& options,
+    bool expect_agreement) {
+  StageOptions effective = options;
+  effective.reset_reasons &= absl::GetFlag(FLAGS_tcpsem_reset_reasons);
+  absl::StatusOr<CellResult> result = RunCell(scenario, effective);
+  if (!result.ok()) {
+    if (absl::IsPermissionDenied(result.status())) {
+      ::testing::internal::AssertHelper(::testing::TestPartResult::kSkip,
+                                        __FILE__, __LINE__, "") =
+          ::testing::Message()
+          << "missing privilege: " << result.status().message();
+      return std::nullopt;
+    }
+    ADD_FAILURE() << "staging failed (not a verdict on the kernel): "
+                  << result.status();
+    return std::nullopt;
+  }
+  if (!result->mismatches.empty() && expect_agreement) {
+    const std::string path =
+        absl::StrCat(ArtifactsDir(), "/", scenario.Name(), ".pcap");
+    if (absl::Status saved = WritePcapFile(result->observation.frames, path);
+        saved.ok()) {
+      result->pcap_path = path;
+    } else {
+      ADD_FAILURE() << "could not save the capture: " << saved;
+    }
+    ADD_FAILURE() << "the kernel disagrees with the rule table\n"
+                  << ExplainFailure(*result);
+  }
+  if (!result->observation.resets.has_value()) {
+    RecordProperty("reset_reasons",
+                   "unavailable: " + result->observation.resets_unavailable);
+  }
+  RunLog::Get().Add(*result);
+  return *std::move(result);
+}
+
+}  // namespace tcpsem
