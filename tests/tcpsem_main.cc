@@ -11,10 +11,12 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "fixtures/errno_status.h"
+#include "fixtures/leak_check_listener.h"  // TAP/leak-check listeners
 #include "fixtures/netns.h"
 #include "fixtures/record.h"
 #include "fixtures/run_log.h"
 #include "fixtures/suite_flags.h"
+#include "fixtures/tap_listener.h"  // TAP/leak-check listeners
 #include "gtest/gtest.h"
 
 namespace tcpsem {
@@ -83,6 +85,35 @@ int main(int argc, char** argv) {
   if (!tcpsem::ArtifactsDirUsable()) return 2;
   auto* listener = new tcpsem::RecordListener(tcpsem::ContextAsTestsSeeIt());
   ::testing::UnitTest::GetInstance()->listeners().Append(listener);
+  // --- BEGIN TAP / leak-check listeners (fixtures/tap_listener.h,
+  // fixtures/leak_check_listener.h). The leak checker must be appended
+  // last: gtest sends OnTestEnd in reverse order, so its failures reach
+  // the printer and the TAP listener.
+  ::testing::TestEventListeners& listeners =
+      ::testing::UnitTest::GetInstance()->listeners();
+  tcpsem::TapListener* tap = nullptr;
+  if (const std::string dest = tcpsem::TapDestination(); !dest.empty()) {
+    absl::StatusOr<tcpsem::TapListener*> created =
+        tcpsem::TapListener::Create(dest);
+    if (!created.ok()) {
+      std::cerr << "tcpsem: --tcpsem_tap: " << created.status().message()
+                << "\n";
+      return 2;
+    }
+    tap = *created;
+    if (tap->to_stdout()) {
+      delete listeners.Release(listeners.default_result_printer());
+    }
+    listeners.Append(tap);
+  }
+  if (absl::GetFlag(FLAGS_tcpsem_leak_check)) {
+    listeners.Append(new tcpsem::LeakCheckListener);
+  }
   const int rc = RUN_ALL_TESTS();
+  if (tap != nullptr) {  // kselftest exit codes: 0 pass, 1 fail, 4 all skip
+    if (rc != 0 || listener->failed()) return tcpsem::kKsftFail;
+    return tcpsem::TapExitCode(tap->totals());
+  }
+  // --- END TAP / leak-check listeners
   return rc != 0 ? rc : (listener->failed() ? 2 : 0);
 }

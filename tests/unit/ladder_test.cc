@@ -26,7 +26,7 @@ TEST(LadderTest, DrawsDirectionPhaseAndRelativeNumbers) {
       {Phase::kClose, Direction::kToPeer, TH_RST | TH_ACK, 5001, 1005, 0, 0, 0});
   const std::string ladder = RenderLadder(segments);
   EXPECT_THAT(ladder, HasSubstr("setup    |- SYN      seq=0"));
-  EXPECT_THAT(ladder, HasSubstr("close    |<- RST,ACK  seq=1       ack=4"));
+  EXPECT_THAT(ladder, HasSubstr("close    |<- RST,ACK  seq=1       ack=5"));
 }
 
 TEST(LadderTest, FoldsLongSetupDataRuns) {
@@ -36,9 +36,9 @@ TEST(LadderTest, FoldsLongSetupDataRuns) {
                         1001u + 1000u * i, 5001, 512, 1000, 0});
   }
   segments.push_back(
-      {Phase::kClose, Direction::kToPeer, TH_FIN | TH_ACK, 5001, 1, 0, 0, 0});
+      {Phase::kClose, Direction::kToPeer, TH_FIN | TH_ACK, 5001, 51001, 0, 0, 0});
   const std::string ladder = RenderLadder(segments);
-  EXPECT_THAT(ladder, HasSubstr("44 data/ACK segments (44000 bytes) folded"));
+  EXPECT_THAT(ladder, HasSubstr("45 data/ACK segments (45000 bytes) folded"));
   EXPECT_THAT(ladder, HasSubstr("FIN,ACK"));
   EXPECT_THAT(ladder, Not(HasSubstr("seq=49001")));
 }

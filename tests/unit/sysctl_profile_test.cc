@@ -116,9 +116,9 @@ TEST(SysctlParseTest, HasNoInlineComments) {
 }
 
 TEST(SysctlParseTest, DashPrefixMarksKeyOptional) {
-  absl::StatusOr<Profile> profile =
-      Parse("-net.ipv4.tcp_nonsense = 1\n- net.ipv4.tcp_sack=0\n"
-            "net.ipv4.tcp_ecn = 1\n");
+  absl::StatusOr<Profile> profile = Parse(
+      "-net.ipv4.tcp_nonsense = 1\n- net.ipv4.tcp_sack=0\n"
+      "net.ipv4.tcp_ecn = 1\n");
   ASSERT_TRUE(profile.ok()) << profile.status();
   EXPECT_TRUE(profile->settings.at("net.ipv4.tcp_nonsense").ignore_if_missing);
   EXPECT_TRUE(profile->settings.at("net.ipv4.tcp_sack").ignore_if_missing);
@@ -127,14 +127,13 @@ TEST(SysctlParseTest, DashPrefixMarksKeyOptional) {
 }
 
 TEST(SysctlParseTest, KeepsWhitespaceInsideValues) {
-  absl::StatusOr<Profile> profile =
-      Parse("net.ipv4.tcp_rmem =   4096    8192\t16384  \n"
-            "net.ipv4.tcp_wmem=4096 8192 16384\n");
+  absl::StatusOr<Profile> profile = Parse(
+      "net.ipv4.tcp_rmem =   4096    8192\t16384  \n"
+      "net.ipv4.tcp_wmem=4096 8192 16384\n");
   ASSERT_TRUE(profile.ok()) << profile.status();
   EXPECT_EQ(profile->settings.at("net.ipv4.tcp_rmem").value,
             "4096    8192\t16384");
-  EXPECT_EQ(profile->settings.at("net.ipv4.tcp_wmem").value,
-            "4096 8192 16384");
+  EXPECT_EQ(profile->settings.at("net.ipv4.tcp_wmem").value, "4096 8192 16384");
   EXPECT_EQ(NormalizeSysctlValue(" 4096    8192\t16384\n"), "4096 8192 16384");
 }
 
@@ -189,7 +188,7 @@ TEST(SysctlParseTest, MissingFileIsAnError) {
       LoadProfile("missing", {"/nonexistent-tcpsem/profiles/missing.conf"});
   ASSERT_FALSE(profile.ok());
   EXPECT_EQ(profile.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(profile.status().message(),
+  EXPECT_THAT(std::string(profile.status().message()),
               StartsWith("/nonexistent-tcpsem/profiles/missing.conf: cannot "
                          "open: ENOENT"));
 }
@@ -197,8 +196,8 @@ TEST(SysctlParseTest, MissingFileIsAnError) {
 TEST(SysctlParseTest, ShippedProfilesParseAndSayWhy) {
   std::vector<std::string> names = ShippedProfileNames();
   for (const char* expected :
-       {"abort-on-overflow", "default", "ecn", "max-orphans-zero",
-        "no-options", "rfc1337", "short-timers", "small-buffers"}) {
+       {"abort-on-overflow", "default", "ecn", "max-orphans-zero", "no-options",
+        "rfc1337", "short-timers", "small-buffers"}) {
     EXPECT_THAT(names, testing::Contains(expected));
   }
   for (const std::string& name : names) {
@@ -207,8 +206,8 @@ TEST(SysctlParseTest, ShippedProfilesParseAndSayWhy) {
     ASSERT_TRUE(profile.ok()) << profile.status();
     std::string text = ReadFile(profile->files.at(0));
     EXPECT_THAT(text, StartsWith("# ")) << "first line must say why";
-    EXPECT_THAT(profile->Describe(), HasSubstr(absl::StrCat(
-                                         "fixtures/profiles/", name, ".conf")));
+    EXPECT_THAT(profile->Describe(),
+                HasSubstr(absl::StrCat("fixtures/profiles/", name, ".conf")));
   }
   absl::StatusOr<Profile> defaults = LoadShippedProfile("default");
   ASSERT_TRUE(defaults.ok()) << defaults.status();
@@ -241,8 +240,8 @@ using SysctlClassifyTest = SysctlNetnsTest;
 TEST_F(SysctlClassifyTest, TellsPerNetnsFromGlobalKeys) {
   absl::StatusOr<std::map<std::string, SysctlClass>> classes = ClassifySysctls(
       {"net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_rmem", "net/ipv4/tcp_wmem",
-       "net.ipv4.ip_local_port_range", "net.core.somaxconn",
-       "net.ipv4.tcp_mem", "net.ipv4.tcp_max_orphans", "net.core.rmem_max",
+       "net.ipv4.ip_local_port_range", "net.core.somaxconn", "net.ipv4.tcp_mem",
+       "net.ipv4.tcp_max_orphans", "net.core.rmem_max",
        "net.ipv4.tcp_allowed_congestion_control",
        "net.ipv4.tcp_available_congestion_control", "net.ipv4.tcp_nonsense",
        "kernel.ostype"});
@@ -349,18 +348,18 @@ TEST_P(SysctlBadProfileTest, NamesFileAndLineAndAppliesNothing) {
 
   absl::Status applied = ApplyProfile(*netns, *profile);
   ASSERT_FALSE(applied.ok());
-  EXPECT_THAT(applied.message(), StartsWith(GetParam().error));
-  EXPECT_THAT(applied.message(), Not(HasSubstr("\n")));
+  EXPECT_THAT(std::string(applied.message()), StartsWith(GetParam().error));
+  EXPECT_THAT(std::string(applied.message()), Not(HasSubstr("\n")));
   EXPECT_FALSE(profile->applied);
   // Line 1 of every case sets tcp_ecn = 1: it must not have been written.
   EXPECT_EQ(*ReadSysctl("net.ipv4.tcp_ecn"), *ecn_before);
   // ValidateProfile finds the same without a namespace.
-  EXPECT_THAT(ValidateProfile(*profile).message(),
+  EXPECT_THAT(std::string(ValidateProfile(*profile).message()),
               StartsWith(GetParam().error));
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Cases, SysctlBadProfileTest,
+    Sysctl, SysctlBadProfileTest,
     ::testing::Values(
         BadCase{"UnknownKey",
                 "net.ipv4.tcp_ecn = 1\nnet.ipv4.tcp_nonsense = 1\n",
@@ -406,6 +405,27 @@ TEST_F(SysctlApplyTest, DashPrefixSkipsMissingKeys) {
                         "-> skipped"));
 }
 
+TEST_F(SysctlApplyTest, LooksKeysUpInTheTargetNamespace) {
+  absl::StatusOr<Profile> profile = Parse(
+      "net.ipv4.conf.tsp0.forwarding = 1\nnet/ipv4/conf/tsp1/forwarding = 1\n");
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  // A fresh namespace has no tsp0.
+  EXPECT_THAT(std::string(ValidateProfile(*profile).message()),
+              StartsWith("profiles/test.conf:1: unknown key "
+                         "net.ipv4.conf.tsp0.forwarding"));
+  std::optional<PrivateNetns> netns = Enter();
+  ASSERT_TRUE(netns.has_value());
+  // system() forks from this thread, so ip runs in the private namespace.
+  if (std::system("ip link add tsp0 type veth peer name tsp1 2>/dev/null") !=
+      0) {
+    GTEST_SKIP() << "cannot make a veth pair with ip(8) here";
+  }
+  absl::Status applied = ApplyProfile(*netns, *profile);
+  ASSERT_TRUE(applied.ok()) << applied;
+  EXPECT_EQ(*ReadSysctl("net.ipv4.conf.tsp0.forwarding"), "1");
+  EXPECT_EQ(*ReadSysctl("net.ipv4.conf.tsp1.forwarding"), "1");
+}
+
 TEST_F(SysctlApplyTest, RollsBackWhenAWriteFailsMidway) {
   // ip_local_port_range must start at or above ip_unprivileged_port_start:
   // fine in the scratch netns validation uses (1024), refused here (2000).
@@ -427,10 +447,11 @@ TEST_F(SysctlApplyTest, RollsBackWhenAWriteFailsMidway) {
 
   absl::Status applied = ApplyProfile(*netns, *profile);
   ASSERT_FALSE(applied.ok());
-  EXPECT_THAT(applied.message(),
+  EXPECT_THAT(std::string(applied.message()),
               StartsWith("profiles/midway.conf:2: kernel refused "
                          "net.ipv4.ip_local_port_range = 1500 60000: EINVAL"));
-  EXPECT_THAT(applied.message(), HasSubstr("rolled back 2 value(s)"));
+  EXPECT_THAT(std::string(applied.message()),
+              HasSubstr("rolled back 2 value(s)"));
   EXPECT_EQ(*ReadSysctl("net.ipv4.tcp_ecn"), ecn_before);
   EXPECT_EQ(*ReadSysctl("net.ipv4.ip_local_port_range"), range_before);
 }
@@ -438,23 +459,25 @@ TEST_F(SysctlApplyTest, RollsBackWhenAWriteFailsMidway) {
 TEST_F(SysctlApplyTest, RefusesToRunInTheInitNamespace) {
   absl::StatusOr<Profile> profile = LoadShippedProfile("ecn");
   ASSERT_TRUE(profile.ok()) << profile.status();
+  UniqueFd host_ns(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(host_ns.valid());
   std::optional<PrivateNetns> netns = Enter();
   ASSERT_TRUE(netns.has_value());
   absl::StatusOr<std::string> host_before = ReadHostSysctl("net.ipv4.tcp_ecn");
-  ASSERT_TRUE(host_before.ok());
-  // A thread that went back to the init namespace while holding the token.
+  ASSERT_TRUE(host_before.ok()) << host_before.status();
+  // A thread that went back to the host's namespace holding the token.
   absl::Status applied;
   std::thread thread([&] {
-    UniqueFd init(::open("/proc/1/ns/net", O_RDONLY | O_CLOEXEC));
-    if (!init.valid() || ::setns(init.get(), CLONE_NEWNET) != 0) {
-      applied = absl::InternalError("setns(/proc/1/ns/net) failed");
+    if (::setns(host_ns.get(), CLONE_NEWNET) != 0) {
+      applied = absl::InternalError("setns(host netns) failed");
       return;
     }
     applied = ApplyProfile(*netns, *profile);
   });
   thread.join();
   EXPECT_EQ(applied.code(), absl::StatusCode::kFailedPrecondition) << applied;
-  EXPECT_THAT(applied.message(), HasSubstr("init network namespace"));
+  EXPECT_THAT(std::string(applied.message()),
+              HasSubstr("host network namespace"));
   EXPECT_EQ(*ReadHostSysctl("net.ipv4.tcp_ecn"), *host_before);
 }
 
@@ -488,12 +511,13 @@ TEST_F(SysctlGlobalTest, GlobalProfileNeedsTheOptIn) {
   absl::StatusOr<Profile> profile = LoadShippedProfile(kGlobalProfile);
   ASSERT_TRUE(profile.ok()) << profile.status();
   absl::Status refused = ValidateProfile(*profile);
-  EXPECT_THAT(refused.message(),
+  EXPECT_THAT(std::string(refused.message()),
               StartsWith("fixtures/profiles/max-orphans-zero.conf:2: "
                          "net.ipv4.tcp_max_orphans is global"));
-  EXPECT_THAT(refused.message(), HasSubstr("allow_global"));
-  EXPECT_THAT(ValidateProfile(*profile, {.allow_global = true}).message(),
-              HasSubstr("host_guard"));
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("allow_global"));
+  EXPECT_THAT(
+      std::string(ValidateProfile(*profile, {.allow_global = true}).message()),
+      HasSubstr("host_guard"));
   GlobalSysctlGuard guard;
   EXPECT_TRUE(
       ValidateProfile(*profile, {.allow_global = true, .host_guard = &guard})
@@ -506,9 +530,8 @@ TEST_F(SysctlGlobalTest, GuardRecordsAndRestoresHostValues) {
   absl::StatusOr<std::string> host_value =
       ReadHostSysctl("net.ipv4.tcp_max_orphans");
   ASSERT_TRUE(host_value.ok()) << host_value.status();
-  absl::StatusOr<Profile> profile = Parse(
-      absl::StrCat("net.ipv4.tcp_ecn = 1\nnet.ipv4.tcp_max_orphans = ",
-                   *host_value, "\n"));
+  absl::StatusOr<Profile> profile = Parse(absl::StrCat(
+      "net.ipv4.tcp_ecn = 1\nnet.ipv4.tcp_max_orphans = ", *host_value, "\n"));
   ASSERT_TRUE(profile.ok()) << profile.status();
   std::string record = GlobalSysctlGuard::RecordPath();
   {
@@ -525,8 +548,8 @@ TEST_F(SysctlGlobalTest, GuardRecordsAndRestoresHostValues) {
     EXPECT_THAT(profile->Describe(), HasSubstr("HOST"));
     ASSERT_TRUE(FileExists(record));
     EXPECT_THAT(ReadFile(record),
-                HasSubstr(absl::StrCat("\nnet.ipv4.tcp_max_orphans = ",
-                                       *host_value, "\n")));
+                HasSubstr(absl::StrCat(
+                    "\nnet.ipv4.tcp_max_orphans = ", *host_value, "\n")));
     EXPECT_EQ(guard.mark(), 1u);
   }
   EXPECT_FALSE(FileExists(record));

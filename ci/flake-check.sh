@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs the whole ctest suite N times in random order (--schedule-random),
+# -j4, while stress-ng loads both CPUs, and reports runs and failures.
+# Usage: ci/flake-check.sh [N] [BUILD_DIR]
+#   N          iterations (default 50; env FLAKE_RUNS also works)
+#   BUILD_DIR  an existing build tree (default ./build)
+# Exit status: 0 when every run passed, 1 otherwise. Per-run logs and the
+# failing test names go to BUILD_DIR/flake-check/.
+set -uo pipefail
+runs="${1:-${FLAKE_RUNS:-50}}"
+build="${2:-build}"
+if [ ! -f "${build}/CTestTestfile.cmake" ]; then
+  echo "flake-check: ${build} is not a build tree (cmake --preset default)" >&2
+  exit 2
+fi
+if ! command -v stress-ng >/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "flake-check: stress-ng missing; install it (apt-get) as root" >&2
+    exit 2
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stress-ng >/dev/null
+fi
+logs="${build}/flake-check"
+mkdir -p "${logs}"
+: > "${logs}/failed-tests.txt"
+
+stress-ng --cpu 2 --timeout 0 --quiet &
+stress_pid=$!
+trap 'kill "${stress_pid}" 2>/dev/null; wait "${stress_pid}" 2>/dev/null' EXIT
+
+failed_runs=0
+start=$(date +%s)
+for ((i = 1; i <= runs; i++)); do
+  log="${logs}/run-${i}.log"
+  t0=$(date +%s)
+  if ctest --test-dir "${build}" --schedule-random -j4 --output-on-failure \
+      > "${log}" 2>&1; then
+    result=pass
+  else
+    result=FAIL
+    failed_runs=$((failed_runs + 1))
+    # ctest's summary lists failures as "  <n> - <name> (Failed)".
+    sed -n 's/^[[:space:]]*[0-9]\+ - \(.*\) (\(Failed\|Timeout\|.*\))$/\1/p' \
+      "${log}" | sed "s/^/run ${i}: /" >> "${logs}/failed-tests.txt"
+  fi
+  summary=$(grep -m1 'tests passed' "${log}" || echo '?')
+  echo "run ${i}/${runs}: ${result} ($(( $(date +%s) - t0 ))s) ${summary}"
+done
+echo "flake-check: runs=${runs} failed_runs=${failed_runs}" \
+  "elapsed=$(( $(date +%s) - start ))s"
+if [ -s "${logs}/failed-tests.txt" ]; then
+  echo "flaky tests (count name):"
+  sed 's/^run [0-9]*: //' "${logs}/failed-tests.txt" | sort | uniq -c | sort -rn
+fi
+[ "${failed_runs}" -eq 0 ]

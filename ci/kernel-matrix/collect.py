@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Decode one kernel-matrix guest's result channel and judge the run.
+
+The guest (ci/kernel-matrix/init.sh) writes framed, base64-encoded files to its
+second serial port, which QEMU stores in a file:
+
+    TCPSEM-FRAME-BEGIN <name> <bytes> <sha256>
+    <base64 lines>
+    TCPSEM-FRAME-END <name>
+    ...
+    TCPSEM-DONE
+
+This script checks every frame's size and SHA-256, writes the files into
+--outdir, counts the gtest results, and writes --outdir/summary.json with one
+verdict: passed, failed, not-run, hung, panicked or crashed. A run is "passed"
+only if the result stream is complete and intact, the suite exited 0, and
+gtest reports at least one test and no failure.
+
+stdlib only. Exit status: 0 always when the summary was written (the verdict is
+in the summary), 2 on bad arguments.
+"""
+
+import argparse
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+import sys
+
+BEGIN = re.compile(r"^TCPSEM-FRAME-BEGIN (\S+) (\d+) ([0-9a-f]{64})$")
+ALLOWED_NAMES = {"meta.txt", "suite.log", "gtest.json", "record.json",
+                 "modules.log"}
+
+
+def parse_frames(raw):
+    """Returns (files {name: bytes}, errors [str], done bool)."""
+    files, errors, done = {}, [], False
+    current = None  # (name, size, sha, [lines])
+    for line in raw.replace(b"\r", b"").split(b"\n"):
+        text = line.decode("ascii", "replace").strip()
+        if current is None:
+            if text == "TCPSEM-DONE":
+                done = True
+                continue
+            m = BEGIN.match(text)
+            if m:
+                current = (m.group(1), int(m.group(2)), m.group(3), [])
+            elif text:
+                errors.append("stray line outside a frame: %r" % text[:80])
+            continue
+        name, size, sha, lines = current
+        if text == "TCPSEM-FRAME-END " + name:
+            try:
+                data = base64.b64decode("".join(lines), validate=True)
+            except (binascii.Error, ValueError) as e:
+                errors.append("%s: bad base64 (%s)" % (name, e))
+                data = None
+            if data is not None:
+                if len(data) != size:
+                    errors.append("%s: %d bytes, frame says %d"
+                                  % (name, len(data), size))
+                elif hashlib.sha256(data).hexdigest() != sha:
+                    errors.append("%s: SHA-256 mismatch" % name)
+                elif name not in ALLOWED_NAMES:
+                    errors.append("%s: unexpected file name" % name)
+                else:
+                    files[name] = data
+            current = None
+        elif text.startswith("TCPSEM-"):
+            errors.append("%s: frame cut short by %r" % (name, text[:40]))
+            current = None
+        else:
+            lines.append(text)
+    if current is not None:
+        errors.append("%s: frame never ended" % current[0])
+    return files, errors, done
+
+
+def parse_meta(data):
+    meta = {}
+    for line in data.decode("utf-8", "replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            meta[key.strip()] = value.strip()
+    return meta
+
+
+def gtest_counts(data):
+    """pass/fail/skip/disabled counts from gtest's --gtest_output=json."""
+    doc = json.loads(data.decode("utf-8"))
+    counts = {"tests": 0, "passed": 0, "failed": 0, "skipped": 0,
+              "disabled": 0}
+    failed_names = []
+    for suite in doc.get("testsuites", []):
+        for test in suite.get("testsuite", []):
+            counts["tests"] += 1
+            name = "%s.%s" % (test.get("classname", "?"), test.get("name", "?"))
+            if test.get("failures"):
+                counts["failed"] += 1
+                failed_names.append(name)
+            elif test.get("status") == "NOTRUN":
+                counts["disabled"] += 1
+            elif test.get("result") == "SKIPPED":
+                counts["skipped"] += 1
+            else:
+                counts["passed"] += 1
+    return counts, failed_names
+
+
+def to_float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def judge(args):
+    raw = b""
+    if os.path.exists(args.raw):
+        with open(args.raw, "rb") as f:
+            raw = f.read()
+    console = ""
+    if os.path.exists(args.console):
+        with open(args.console, "rb") as f:
+            console = f.read().decode("utf-8", "replace")
+
+    files, errors, done = parse_frames(raw)
+    os.makedirs(args.outdir, exist_ok=True)
+    for name, data in files.items():
+        with open(os.path.join(args.outdir, name), "wb") as f:
+            f.write(data)
+
+    meta = parse_meta(files.get("meta.txt", b""))
+    summary = {
+        "label": args.label,
+        "kernel_release": meta.get("kernel_release"),
+        "kernel_version": meta.get("kernel_version"),
+        "package": args.package or None,
+        "accel": args.accel,
+        "wall_s": round(args.wall, 1),
+        "boot_s": None, "suite_s": None,
+        "tracefs": meta.get("tracefs"),
+        "tcp_send_reset": meta.get("tcp_send_reset"),
+        "tcp_send_reset_reason": meta.get("tcp_send_reset_reason"),
+        "modules_loaded": meta.get("modules_loaded", ""),
+        "counts": None, "failed_tests": [],
+        "channel_errors": errors,
+        "verdict": None, "reason": "",
+        "console_log": os.path.abspath(args.console),
+    }
+    boot = to_float(meta.get("boot_uptime"))
+    s0 = to_float(meta.get("suite_start_uptime"))
+    s1 = to_float(meta.get("suite_end_uptime"))
+    summary["boot_s"] = round(boot, 1) if boot is not None else None
+    if s0 is not None and s1 is not None:
+        summary["suite_s"] = round(s1 - s0, 1)
+
+    panic = re.search(r"Kernel panic - not syncing:[^\n]*", console)
+    status = meta.get("status")
+
+    def verdict(v, reason):
+        summary["verdict"], summary["reason"] = v, reason
+
+    if not done or "meta.txt" not in files:
+        if panic:
+            verdict("panicked", panic.group(0).strip())
+        elif args.timed_out:
+            verdict("hung", "no result after %ss (guest timeout)" % args.timeout)
+        elif errors:
+            verdict("crashed", "result channel incomplete: " + errors[0])
+        else:
+            verdict("crashed", "QEMU exited (rc %s) before the guest reported"
+                    % args.qemu_rc)
+    elif status == "missing-feature":
+        verdict("not-run", "kernel lacks: " + meta.get("missing", "?"))
+    elif errors:
+        verdict("failed", "result channel corrupt: " + "; ".join(errors))
+    elif status == "suite-timeout":
+        verdict("hung", "suite did not finish within %ss inside the guest"
+                % meta.get("suite_timeout", "?"))
+    else:
+        if "gtest.json" in files:
+            try:
+                counts, failed_names = gtest_counts(files["gtest.json"])
+                summary["counts"] = counts
+                summary["failed_tests"] = failed_names
+            except (ValueError, KeyError) as e:
+                verdict("failed", "unreadable gtest JSON: %s" % e)
+        rc = meta.get("suite_rc")
+        counts = summary["counts"]
+        if summary["verdict"]:
+            pass
+        elif counts is None:
+            verdict("failed", "suite exited %s without gtest JSON" % rc)
+        elif counts["failed"]:
+            verdict("failed", "%d test(s) failed" % counts["failed"])
+        elif rc != "0":
+            verdict("failed", "suite exited %s" % rc)
+        elif counts["tests"] == 0:
+            verdict("failed", "gtest ran no test")
+        else:
+            verdict("passed", "")
+    with open(os.path.join(args.outdir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return summary
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--raw", required=True, help="the result channel file")
+    p.add_argument("--console", required=True, help="the console log")
+    p.add_argument("--outdir", required=True)
+    p.add_argument("--label", required=True)
+    p.add_argument("--package", default="")
+    p.add_argument("--accel", default="")
+    p.add_argument("--qemu-rc", default="?")
+    p.add_argument("--timed-out", type=int, default=0)
+    p.add_argument("--timeout", default="?")
+    p.add_argument("--wall", type=float, default=0.0)
+    args = p.parse_args(argv)
+    s = judge(args)
+    print(json.dumps({"verdict": s["verdict"], "reason": s["reason"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Compare N tcpsem records (one per kernel) and print a Markdown table.
+
+Usage: compare.py [--title TEXT] [--strict] RECORD [RECORD ...]
+
+Each RECORD is a path to a record JSON written by the suite
+(`--tcpsem_record=<path>`), optionally prefixed with a column label:
+`6.1=/tmp/a.json`. Without a label the column is named after the record's
+kernel.release.
+
+A record looks like
+    {"kernel": {"release": "6.1.0-56-cloud-amd64", ...},
+     "cells": [{"name": "V4_Unread1_LingerOff_NoShutdown_PeerOpen",
+                "witnesses": {"wire.close": "RST", ...}, ...}, ...]}
+
+The table has one row per scenario and witness whose observed value is not the
+same on every kernel, then a short list of the patterns (the same change across
+many scenarios counted once). A cell that a kernel did not run at all counts as
+a difference ("(no cell)"). A witness that a kernel did not report (e.g.
+reset.reasons on a kernel whose tcp_send_reset tracepoint has no `reason`
+field) is shown as "(absent)" but is not by itself a difference: the row
+appears only if the kernels that did report it disagree. Such witnesses are
+listed under the table. With --strict, "(absent)" counts as a difference too.
+
+stdlib only. Exit status: 0 when no scenario differs, 1 when some do, 2 on bad
+input (a missing file, not JSON, not a record).
+"""
+
+import collections
+import json
+import sys
+
+NO_CELL = "(no cell)"
+ABSENT = "(absent)"
+
+
+class BadInput(Exception):
+    pass
+
+
+def load(arg):
+    label, sep, path = arg.partition("=")
+    if not sep or "/" in label:  # a plain path (which may contain '=')
+        label, path = None, arg
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as e:
+        raise BadInput("%s: cannot read: %s" % (path, e.strerror))
+    except ValueError as e:
+        raise BadInput("%s: not JSON: %s" % (path, e))
+    if not isinstance(doc, dict) or not isinstance(doc.get("cells"), list):
+        raise BadInput("%s: not a tcpsem record (no \"cells\" list)" % path)
+    kernel = doc.get("kernel") if isinstance(doc.get("kernel"), dict) else {}
+    if label is None:
+        label = str(kernel.get("release") or path)
+    cells = {}
+    for i, cell in enumerate(doc["cells"]):
+        if not isinstance(cell, dict) or not isinstance(cell.get("name"), str):
+            raise BadInput("%s: cells[%d] has no name" % (path, i))
+        witnesses = cell.get("witnesses", {})
+        if not isinstance(witnesses, dict):
+            raise BadInput("%s: cells[%d] (%s): witnesses is not an object"
+                           % (path, i, cell["name"]))
+        cells[cell["name"]] = witnesses
+    return label, cells
+
+
+def show(value):
+    if value is NO_CELL or value is ABSENT:
+        return value
+    if isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def compare(records, strict=False):
+    """records: [(label, {scenario: {witness: value}})] -> (scenarios, rows,
+    absent).
+
+    Each row is (scenario, witness, [value per record]); only rows whose values
+    differ are returned, sorted by scenario then witness. absent counts, per
+    (witness, record index), the cells where that record did not report it.
+    """
+    scenarios = sorted(set().union(*(cells.keys() for _, cells in records)))
+    rows = []
+    absent = collections.Counter()
+    for scenario in scenarios:
+        per_kernel = [cells.get(scenario) for _, cells in records]
+        witnesses = sorted(set().union(
+            *(w.keys() for w in per_kernel if w is not None)))
+        missing_somewhere = any(w is None for w in per_kernel)
+        for witness in witnesses:
+            values = []
+            for w in per_kernel:
+                if w is None:
+                    values.append(NO_CELL)
+                elif witness not in w:
+                    values.append(ABSENT)
+                else:
+                    values.append(w[witness])
+            for i, v in enumerate(values):
+                if v is ABSENT:
+                    absent[(witness, i)] += 1
+            canon = [v if v is NO_CELL or v is ABSENT
+                     else json.dumps(v, sort_keys=True) for v in values]
+            if not strict:
+                canon = [v for v in canon if v is not ABSENT]
+            if len(set(canon)) > 1:
+                rows.append((scenario, witness, values))
+        if missing_somewhere and not witnesses:
+            rows.append((scenario, "(cell)",
+                         [NO_CELL if w is None else "(ran)" for w in per_kernel]))
+    return scenarios, rows, absent
+
+
+def render(records, title=None, strict=False):
+    labels = [label for label, _ in records]
+    # Same label twice (two records of one kernel): number them.
+    seen = collections.Counter(labels)
+    if any(n > 1 for n in seen.values()):
+        count = collections.Counter()
+        for i, label in enumerate(labels):
+            if seen[label] > 1:
+                count[label] += 1
+                labels[i] = "%s #%d" % (label, count[label])
+    scenarios, rows, absent = compare(records, strict)
+    out = []
+    if title:
+        out += ["## " + title, ""]
+    notes = []
+    for (witness, i), n in sorted(absent.items()):
+        notes.append("- `%s` not reported by %s in %d cell(s)%s"
+                     % (witness, labels[i], n,
+                        "" if strict else "; compared among the others only"))
+    if notes:
+        notes = ["", "Witnesses some kernels did not report:", ""] + notes
+    if not rows:
+        out.append("No scenario differs between the %d record(s) (%s); "
+                   "%d scenario(s) compared."
+                   % (len(records), ", ".join(labels), len(scenarios)))
+        return "\n".join(out + notes) + "\n", 0
+    differing = sorted({r[0] for r in rows})
+    out.append("%d of %d scenario(s) differ between %s (%d witness value(s)):"
+               % (len(differing), len(scenarios), ", ".join(labels), len(rows)))
+    out.append("")
+    out.append("| scenario | witness | " + " | ".join(show(l) for l in labels)
+               + " |")
+    out.append("|---|---|" + "---|" * len(labels))
+    for scenario, witness, values in rows:
+        out.append("| %s | %s | %s |" % (show(scenario), show(witness),
+                                         " | ".join(show(v) for v in values)))
+    patterns = collections.Counter(
+        (witness, tuple(show(v) for v in values))
+        for _, witness, values in rows)
+    out.append("")
+    out.append("Patterns (same change across scenarios):")
+    out.append("")
+    for (witness, values), n in sorted(patterns.items(),
+                                       key=lambda kv: (-kv[1], kv[0])):
+        change = " / ".join("%s: %s" % (l, v) for l, v in zip(labels, values))
+        out.append("- %d scenario(s): `%s` %s" % (n, witness, change))
+    return "\n".join(out + notes) + "\n", 1
+
+
+def main(argv):
+    title, strict = None, False
+    args = list(argv)
+    while args[:1] in (["--title"], ["--strict"]):
+        if args[0] == "--strict":
+            strict, args = True, args[1:]
+            continue
+        if len(args) < 2:
+            print("compare.py: --title needs a value", file=sys.stderr)
+            return 2
+        title, args = args[1], args[2:]
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__.strip(), file=sys.stderr if not args else sys.stdout)
+        return 2 if not args else 0
+    try:
+        records = [load(a) for a in args]
+    except BadInput as e:
+        print("compare.py: %s" % e, file=sys.stderr)
+        return 2
+    text, status = render(records, title, strict)
+    sys.stdout.write(text)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

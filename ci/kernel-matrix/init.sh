@@ -1,0 +1,149 @@
+#!/bin/sh
+# /init of the kernel-matrix guest (busybox ash, PID 1). Built into the
+# initramfs by ci/kernel-matrix.sh; not meant to run on a host.
+#
+# Mounts proc/sys/devtmpfs/tracefs, loads the modules listed in
+# /etc/tcpsem/modules (already in dependency order, uncompressed), brings lo up,
+# checks the features the suite cannot work without, runs the suite, and sends
+# every result over the second serial port (/dev/ttyS1). The kernel console is
+# on ttyS0 only, so printk noise never lands in the result stream. Each file is
+# framed and base64-encoded:
+#   TCPSEM-FRAME-BEGIN <name> <bytes> <sha256>
+#   <base64 lines>
+#   TCPSEM-FRAME-END <name>
+# and the stream ends with TCPSEM-DONE. Then poweroff -f.
+
+export PATH=/bin:/sbin
+umask 022
+
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sysfs /sys
+/bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /tmp /run
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+
+# Everything from here is also logged on the console (ttyS0).
+exec </dev/null >/dev/ttyS0 2>&1
+
+BOOT_UPTIME=$(cut -d' ' -f1 /proc/uptime)
+echo "tcpsem-init: reached /init at uptime ${BOOT_UPTIME}s, kernel $(uname -r)"
+
+RESULTS=/dev/ttyS1
+META=/tmp/meta.txt
+: > "$META"
+meta() { echo "$1=$2" >> "$META"; }
+
+send_file() {  # send_file NAME PATH
+  [ -f "$2" ] || return 0
+  size=$(wc -c < "$2")
+  sum=$(sha256sum "$2" | cut -d' ' -f1)
+  {
+    echo "TCPSEM-FRAME-BEGIN $1 $size $sum"
+    base64 "$2"
+    echo "TCPSEM-FRAME-END $1"
+  } > "$RESULTS"
+}
+
+finish() {  # send everything there is, then power off
+  meta end_uptime "$(cut -d' ' -f1 /proc/uptime)"
+  stty -F "$RESULTS" raw -echo 2>/dev/null
+  send_file meta.txt "$META"
+  send_file suite.log /tmp/suite.log
+  send_file gtest.json /tmp/gtest.json
+  send_file record.json /tmp/record.json
+  send_file modules.log /tmp/modules.log
+  # Closing the tty waits until its output has drained.
+  echo "TCPSEM-DONE" > "$RESULTS"
+  sleep 0.3
+  echo "tcpsem-init: powering off"
+  poweroff -f
+  sleep 30
+}
+
+meta kernel_release "$(uname -r)"
+meta kernel_version "$(uname -v)"
+meta boot_uptime "$BOOT_UPTIME"
+meta nproc "$(nproc)"
+
+# tracefs: optional for the suite (the reset-reason witness needs it).
+mkdir -p /sys/kernel/tracing
+if mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null ||
+   [ -e /sys/kernel/tracing/events ]; then
+  meta tracefs yes
+  fmt=/sys/kernel/tracing/events/tcp/tcp_send_reset/format
+  if [ -f "$fmt" ]; then
+    meta tcp_send_reset yes
+    if grep -q 'field:.* reason;' "$fmt"; then meta tcp_send_reset_reason yes
+    else meta tcp_send_reset_reason no; fi
+  else
+    meta tcp_send_reset no
+  fi
+else
+  meta tracefs no
+fi
+
+# Modules, in the order the host's modprobe --show-depends gave.
+: > /tmp/modules.log
+loaded=""
+if [ -f /etc/tcpsem/modules ]; then
+  while read -r kind arg; do
+    case "$kind" in
+      builtin) echo "builtin $arg" >> /tmp/modules.log ;;
+      insmod)
+        if insmod "/lib/modules/$arg" >> /tmp/modules.log 2>&1; then
+          echo "insmod $arg ok" >> /tmp/modules.log
+          loaded="$loaded $(basename "$arg" .ko)"
+        else
+          echo "insmod $arg FAILED" >> /tmp/modules.log
+        fi ;;
+    esac
+  done < /etc/tcpsem/modules
+fi
+meta modules_loaded "${loaded# }"
+cat /tmp/modules.log
+
+ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null
+
+# Features the suite cannot run without: a kernel lacking one is "not run".
+missing=""
+unshare -n true 2>/dev/null || missing="$missing network-namespaces"
+[ -e /proc/net/packet ] || missing="$missing packet-sockets"
+[ -e /proc/net/tcp ] || missing="$missing ipv4-tcp"
+[ -e /proc/net/if_inet6 ] || meta ipv6 no
+if [ -n "$missing" ]; then
+  meta status "missing-feature"
+  meta missing "${missing# }"
+  echo "tcpsem-init: kernel lacks:$missing; suite not run"
+  finish
+fi
+
+# The suite's command line, one argument per line.
+set --
+while IFS= read -r a; do set -- "$@" "$a"; done < /etc/tcpsem/args
+SUITE_TIMEOUT=$(cat /etc/tcpsem/suite_timeout 2>/dev/null || echo 0)
+meta suite_timeout "$SUITE_TIMEOUT"
+
+meta suite_start_uptime "$(cut -d' ' -f1 /proc/uptime)"
+echo "tcpsem-init: running /opt/tcpsem/suite $*"
+cd /tmp || exit 1
+if [ "$SUITE_TIMEOUT" -gt 0 ]; then
+  set -- timeout -s KILL "$SUITE_TIMEOUT" /opt/tcpsem/suite "$@"
+else
+  set -- /opt/tcpsem/suite "$@"
+fi
+: > /tmp/suite.log
+( "$@" > /tmp/suite.log 2>&1; echo $? > /tmp/suite.rc ) &
+spid=$!
+# Mirror the suite's output on the console so a hang shows where it stopped.
+tail -f /tmp/suite.log &
+tpid=$!
+wait $spid
+sleep 0.2
+kill $tpid 2>/dev/null
+rc=$(cat /tmp/suite.rc 2>/dev/null || echo 255)
+meta suite_end_uptime "$(cut -d' ' -f1 /proc/uptime)"
+meta suite_rc "$rc"
+# timeout -s KILL: 137 from the shell.
+if [ "$SUITE_TIMEOUT" -gt 0 ] && [ "$rc" = 137 ]; then meta status suite-timeout
+else meta status ran; fi
+finish

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test through ctest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ci/install-deps.sh
+ci/build.sh
+build="${TCPSEM_BUILD_DIR:-build}"
+ctest --test-dir "$build" -j"$(nproc)" --output-on-failure \
+  --output-junit junit.xml "$@"
