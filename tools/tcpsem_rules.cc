@@ -1,0 +1,37 @@
+// Prints the rule table a reviewer reads top to bottom, and which rules hold
+// on the running kernel (or on the release given as the first argument).
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "fixtures/kernel_version.h"
+#include "fixtures/rule_table.h"
+#include "fixtures/stage.h"
+
+int main(int argc, char** argv) {
+  const std::string release = argc > 1 ? argv[1] : tcpsem::KernelRelease();
+  absl::StatusOr<tcpsem::KernelVersion> kernel =
+      tcpsem::ParseKernelRelease(release);
+  if (!kernel.ok() || argc > 2) {
+    std::cerr << "usage: tcpsem_rules [KERNEL_RELEASE]; "
+              << (kernel.ok() ? "too many arguments" : kernel.status().message())
+              << "\n";
+    return 2;
+  }
+  std::cout << "tcpsem rule table, evaluated for kernel " << release << "\n";
+  for (const tcpsem::Rule& rule : tcpsem::RuleTable()) {
+    std::string kernels = "all kernels";
+    if (rule.since || rule.before) {
+      kernels = absl::StrCat(rule.since ? ">= " + rule.since->ToString() : "",
+                             rule.since && rule.before ? ", " : "",
+                             rule.before ? "< " + rule.before->ToString() : "");
+    }
+    const bool holds = (!rule.since || !(*kernel < *rule.since)) &&
+                       (!rule.before || *kernel < *rule.before);
+    std::cout << "\n[" << rule.id << "] " << tcpsem::RuleKindName(rule.kind)
+              << ", " << kernels << (holds ? "" : "  (not on this kernel)")
+              << "\n  when:    " << rule.condition
+              << "\n  expect:  " << rule.outcome
+              << "\n  source:  " << rule.source << "\n";
+  }
+  return 0;
+}
