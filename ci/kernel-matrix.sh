@@ -486,7 +486,9 @@ SUITE_ARGS=("--gtest_output=json:/tmp/gtest.json")
 ((RECORD)) && SUITE_ARGS+=("--tcpsem_record=/tmp/record.json")
 [[ -n $FILTER ]] && SUITE_ARGS+=("--gtest_filter=$FILTER")
 SUITE_ARGS+=("${SUITE_EXTRA[@]}")
-SUITE_TIMEOUT=$((TIMEOUT - 45))
+# The suite gets 45 s less than the guest, so that a suite that hangs with the
+# kernel still alive is killed in the guest and its partial output comes back.
+SUITE_TIMEOUT=$((TIMEOUT - 45)); ((SUITE_TIMEOUT >= 15)) || SUITE_TIMEOUT=0
 
 run_guest() {  # run_guest WORKDIR LABEL
   local work=$1 label=$2 VMLINUZ RELEASE MODS_CPIO PACKAGE
@@ -514,11 +516,11 @@ run_guest() {  # run_guest WORKDIR LABEL
   [[ $rc == 124 || $rc == 137 ]] && timed_out=1
   rm -f "$work/initrd.cpio"
   python3 "$HERE/collect.py" --raw "$work/results.raw" --console "$work/console.log" \
-    --outdir "$work" --label "$label" --package "$PACKAGE" --accel "$ACCEL" \
+    --outdir "$work" --label "$label" --package "$PACKAGE" --release "$RELEASE" --accel "$ACCEL" \
     --qemu-rc "$rc" --timed-out "$timed_out" --timeout "$TIMEOUT" \
     --wall "$(elapsed "$t0" "$t1")" >"$work/collect.log" 2>&1 ||
     echo '{"verdict": "crashed", "reason": "collect.py failed"}' >"$work/collect.log"
-  log "$label: $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["verdict"], (s["reason"] or ""), "boot %ss suite %ss wall %ss" % (s["boot_s"], s["suite_s"], s["wall_s"]))' "$work/summary.json" 2>/dev/null || cat "$work/collect.log")"
+  log "$label: $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); f=lambda x: "-" if x is None else x; print(s["verdict"] + (" (" + s["reason"] + ")" if s["reason"] else "") + ", boot %ss suite %ss wall %ss" % (f(s["boot_s"]), f(s["suite_s"]), f(s["wall_s"])))' "$work/summary.json" 2>/dev/null || cat "$work/collect.log")"
 }
 
 running=0

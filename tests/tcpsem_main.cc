@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <iostream>
 
 #include "absl/flags/flag.h"
@@ -48,19 +49,23 @@ class RecordListener : public ::testing::EmptyTestEventListener {
   bool failed_ = false;
 };
 
-// Fails early, in one line, when the artifacts directory cannot be used.
+// Fails early, in one line, when the artifacts directory cannot be used:
+// proves it by creating (and removing) a file there. A directory it had to
+// create for the proof is removed again; a failing cell creates it for real.
 bool ArtifactsDirUsable() {
   const std::string dir = ArtifactsDir();
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    std::cerr << "tcpsem: cannot create artifacts directory '" << dir
-              << "': " << ErrnoName(errno)
-              << "; choose another with --tcpsem_artifacts or "
-                 "TCPSEM_ARTIFACTS\n";
-    return false;
+  const bool created = ::mkdir(dir.c_str(), 0755) == 0;
+  std::string probe = dir + "/.tcpsem-write-check-XXXXXX";
+  const int fd = ::mkstemp(probe.data());
+  const int err = errno;
+  if (fd >= 0) {
+    ::close(fd);
+    ::unlink(probe.c_str());
   }
-  if (::access(dir.c_str(), W_OK) != 0) {
+  if (created) ::rmdir(dir.c_str());
+  if (fd < 0) {
     std::cerr << "tcpsem: artifacts directory '" << dir
-              << "' is not writable: " << ErrnoName(errno)
+              << "' is not writable: " << ErrnoName(err)
               << "; choose another with --tcpsem_artifacts or "
                  "TCPSEM_ARTIFACTS\n";
     return false;
@@ -69,9 +74,17 @@ bool ArtifactsDirUsable() {
 }
 
 RunContext ContextAsTestsSeeIt() {
-  // Inside a private namespace the per-namespace sysctls are what tests see.
+  // Inside a private namespace the per-namespace sysctls are what tests see;
+  // global ones exist only in the host's namespace and apply to all.
+  const RunContext host = ReadRunContext();
   absl::StatusOr<PrivateNetns> netns = PrivateNetns::Enter();
-  return ReadRunContext();
+  RunContext context = ReadRunContext();
+  for (auto& [key, value] : context.sysctls) {
+    if (value == "(absent)" && host.sysctls.contains(key)) {
+      value = host.sysctls.at(key) + " (global)";
+    }
+  }
+  return context;
 }
 
 }  // namespace

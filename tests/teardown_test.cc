@@ -1,5 +1,7 @@
 #include "tests/teardown_test.h"
 
+#include <sys/stat.h>
+
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "fixtures/failure_report.h"
@@ -30,6 +32,9 @@ std::optional<CellResult> TeardownTest::StageAndJudge(
     bool expect_agreement) {
   StageOptions effective = options;
   effective.reset_reasons &= absl::GetFlag(FLAGS_tcpsem_reset_reasons);
+  if (absl::GetFlag(FLAGS_tcpsem_inject_drain_fault)) {
+    effective.fault = Fault::kDrainBeforeClose;
+  }
   absl::StatusOr<CellResult> result = RunCell(scenario, effective);
   if (!result.ok()) {
     if (absl::IsPermissionDenied(result.status())) {
@@ -44,6 +49,7 @@ std::optional<CellResult> TeardownTest::StageAndJudge(
     return std::nullopt;
   }
   if (!result->mismatches.empty() && expect_agreement) {
+    ::mkdir(ArtifactsDir().c_str(), 0755);  // may exist; write reports errors
     const std::string path =
         absl::StrCat(ArtifactsDir(), "/", scenario.Name(), ".pcap");
     if (absl::Status saved = WritePcapFile(result->observation.frames, path);

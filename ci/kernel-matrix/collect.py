@@ -109,6 +109,20 @@ def gtest_counts(data):
     return counts, failed_names
 
 
+def last_started_test(text):
+    """The gtest test that was running when the output stops, or None."""
+    running = None
+    for line in text.splitlines():
+        m = re.search(r"\[ RUN      \] (\S+)", line)
+        if m:
+            running = m.group(1)
+            continue
+        m = re.search(r"\[ +(OK|FAILED|SKIPPED) +\] (\S+)", line)
+        if m and m.group(2) == running:
+            running = None
+    return running
+
+
 def to_float(value):
     try:
         return float(value)
@@ -135,7 +149,7 @@ def judge(args):
     meta = parse_meta(files.get("meta.txt", b""))
     summary = {
         "label": args.label,
-        "kernel_release": meta.get("kernel_release"),
+        "kernel_release": meta.get("kernel_release") or args.release or None,
         "kernel_version": meta.get("kernel_version"),
         "package": args.package or None,
         "accel": args.accel,
@@ -164,10 +178,13 @@ def judge(args):
         summary["verdict"], summary["reason"] = v, reason
 
     if not done or "meta.txt" not in files:
+        stuck = last_started_test(console)
+        where = "; last test started: %s" % stuck if stuck else ""
         if panic:
-            verdict("panicked", panic.group(0).strip())
+            verdict("panicked", panic.group(0).strip() + where)
         elif args.timed_out:
-            verdict("hung", "no result after %ss (guest timeout)" % args.timeout)
+            verdict("hung", "no result after %ss (guest timeout)%s"
+                    % (args.timeout, where))
         elif errors:
             verdict("crashed", "result channel incomplete: " + errors[0])
         else:
@@ -178,8 +195,11 @@ def judge(args):
     elif errors:
         verdict("failed", "result channel corrupt: " + "; ".join(errors))
     elif status == "suite-timeout":
-        verdict("hung", "suite did not finish within %ss inside the guest"
-                % meta.get("suite_timeout", "?"))
+        stuck = last_started_test(files.get("suite.log", b"").decode(
+            "utf-8", "replace"))
+        verdict("hung", "suite did not finish within %ss inside the guest%s"
+                % (meta.get("suite_timeout", "?"),
+                   "; last test started: %s" % stuck if stuck else ""))
     else:
         if "gtest.json" in files:
             try:
@@ -215,6 +235,8 @@ def main(argv):
     p.add_argument("--outdir", required=True)
     p.add_argument("--label", required=True)
     p.add_argument("--package", default="")
+    p.add_argument("--release", default="",
+                   help="the kernel release as the host knows it (fallback)")
     p.add_argument("--accel", default="")
     p.add_argument("--qemu-rc", default="?")
     p.add_argument("--timed-out", type=int, default=0)

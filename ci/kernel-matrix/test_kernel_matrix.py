@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Tests of compare.py and collect.py (stdlib unittest; no VM needed).
+
+Run: python3 ci/kernel-matrix/test_kernel_matrix.py
+"""
+
+import base64
+import hashlib
+import io
+import json
+import os
+import sys
+import tempfile
+import unittest
+from contextlib import redirect_stderr, redirect_stdout
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import collect  # noqa: E402
+import compare  # noqa: E402
+
+
+def record(release, cells):
+    return {"kernel": {"release": release},
+            "cells": [{"name": n, "witnesses": w} for n, w in cells.items()]}
+
+
+def frame(name, data):
+    sha = hashlib.sha256(data).hexdigest()
+    b64 = base64.encodebytes(data).decode()
+    return "TCPSEM-FRAME-BEGIN %s %d %s\n%sTCPSEM-FRAME-END %s\n" % (
+        name, len(data), sha, b64, name)
+
+
+GTEST_OK = json.dumps({"testsuites": [{"testsuite": [
+    {"classname": "A", "name": "x", "status": "RUN", "result": "COMPLETED"},
+    {"classname": "A", "name": "y", "status": "RUN", "result": "SKIPPED"},
+]}]}).encode()
+GTEST_FAIL = json.dumps({"testsuites": [{"testsuite": [
+    {"classname": "A", "name": "x", "status": "RUN", "result": "COMPLETED",
+     "failures": [{"failure": "boom"}]},
+]}]}).encode()
+META = (b"kernel_release=6.1.0-56-cloud-amd64\nboot_uptime=2.5\n"
+        b"suite_start_uptime=3.0\nsuite_end_uptime=43.0\nsuite_rc=0\n"
+        b"status=ran\ntracefs=yes\ntcp_send_reset_reason=no\n")
+
+
+class Tmp(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.dir = self._tmp.name
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def write(self, name, content):
+        path = os.path.join(self.dir, name)
+        mode = "wb" if isinstance(content, bytes) else "w"
+        with open(path, mode) as f:
+            f.write(content)
+        return path
+
+
+class CompareTest(Tmp):
+    def run_compare(self, *args):
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            status = compare.main(list(args))
+        return status, out.getvalue(), err.getvalue()
+
+    def test_identical_records_have_no_rows(self):
+        cells = {"S1": {"wire.close": "RST"}, "S2": {"wire.close": "FIN"}}
+        a = self.write("a.json", json.dumps(record("6.1", cells)))
+        b = self.write("b.json", json.dumps(record("6.12", cells)))
+        status, out, _ = self.run_compare(a, b)
+        self.assertEqual(status, 0)
+        self.assertIn("No scenario differs", out)
+        self.assertIn("2 scenario(s) compared", out)
+
+    def test_differing_witness_is_one_row_with_every_kernel(self):
+        a = self.write("a.json", json.dumps(record("6.1", {
+            "S1": {"wire.close": "RST", "peer.recv": "ECONNRESET"},
+            "S2": {"wire.close": "FIN"}})))
+        b = self.write("b.json", json.dumps(record("6.12", {
+            "S1": {"wire.close": "FIN then RST", "peer.recv": "ECONNRESET"},
+            "S2": {"wire.close": "FIN"}})))
+        status, out, _ = self.run_compare(a, b)
+        self.assertEqual(status, 1)
+        self.assertIn("| scenario | witness | 6.1 | 6.12 |", out)
+        self.assertIn("| S1 | wire.close | RST | FIN then RST |", out)
+        self.assertNotIn("peer.recv |", out)
+        self.assertNotIn("| S2 |", out)
+        self.assertIn("1 of 2 scenario(s) differ", out)
+
+    def test_labels_and_non_string_values(self):
+        a = self.write("a.json", json.dumps(record("r", {"S": {"n": 1}})))
+        b = self.write("b.json", json.dumps(record("r", {"S": {"n": [1, 2]}})))
+        status, out, _ = self.run_compare("old=" + a, "new=" + b)
+        self.assertEqual(status, 1)
+        self.assertIn("| S | n | 1 | [1,2] |", out)
+
+    def test_same_release_twice_gets_numbered_columns(self):
+        a = self.write("a.json", json.dumps(record("r", {"S": {"w": "A"}})))
+        b = self.write("b.json", json.dumps(record("r", {"S": {"w": "B"}})))
+        _, out, _ = self.run_compare(a, b)
+        self.assertIn("| r #1 | r #2 |", out)
+
+    def test_absent_witness_is_not_a_difference_unless_strict(self):
+        a = self.write("a.json", json.dumps(record("6.1", {
+            "S": {"wire.close": "RST"}})))
+        b = self.write("b.json", json.dumps(record("6.12", {
+            "S": {"wire.close": "RST", "reset.reasons": "TCP_ABORT_ON_CLOSE"}})))
+        status, out, _ = self.run_compare(a, b)
+        self.assertEqual(status, 0)
+        self.assertIn("`reset.reasons` not reported by 6.1 in 1 cell(s)", out)
+        status, out, _ = self.run_compare("--strict", a, b)
+        self.assertEqual(status, 1)
+        self.assertIn("| S | reset.reasons | (absent) | TCP_ABORT_ON_CLOSE |", out)
+
+    def test_absent_on_one_kernel_still_compares_the_others(self):
+        recs = [record("a", {"S": {}}), record("b", {"S": {"r": "X"}}),
+                record("c", {"S": {"r": "Y"}})]
+        paths = [self.write("%d.json" % i, json.dumps(r))
+                 for i, r in enumerate(recs)]
+        status, out, _ = self.run_compare(*paths)
+        self.assertEqual(status, 1)
+        self.assertIn("| S | r | (absent) | X | Y |", out)
+
+    def test_missing_cell_is_a_difference(self):
+        a = self.write("a.json", json.dumps(record("6.1", {
+            "S1": {"w": "RST"}, "S2": {"w": "RST"}})))
+        b = self.write("b.json", json.dumps(record("6.12", {"S1": {"w": "RST"}})))
+        status, out, _ = self.run_compare(a, b)
+        self.assertEqual(status, 1)
+        self.assertIn("| S2 | w | RST | (no cell) |", out)
+
+    def test_bad_input_exits_2_with_a_message(self):
+        good = self.write("g.json", json.dumps(record("r", {})))
+        cases = {
+            os.path.join(self.dir, "nope.json"): "cannot read",
+            self.write("bad.json", "{not json"): "not JSON",
+            self.write("list.json", "[]"): "not a tcpsem record",
+            self.write("nocells.json", '{"kernel": {}}'): "not a tcpsem record",
+            self.write("noname.json", '{"cells": [{}]}'): "has no name",
+        }
+        for path, message in cases.items():
+            status, out, err = self.run_compare(good, path)
+            self.assertEqual(status, 2, path)
+            self.assertIn(message, err)
+            self.assertEqual(out, "")
+        self.assertEqual(self.run_compare()[0], 2)
+
+
+class CollectTest(Tmp):
+    def judge(self, raw, console="", timed_out=0, qemu_rc="0"):
+        raw_path = self.write("results.raw", raw)
+        console_path = self.write("console.log", console)
+        out = os.path.join(self.dir, "out")
+        args = ["--raw", raw_path, "--console", console_path, "--outdir", out,
+                "--label", "k", "--timed-out", str(timed_out), "--timeout",
+                "600", "--qemu-rc", qemu_rc, "--wall", "50"]
+        with redirect_stdout(io.StringIO()):
+            self.assertEqual(collect.main(args), 0)
+        with open(os.path.join(out, "summary.json")) as f:
+            return json.load(f), out
+
+    def test_complete_stream_passes_and_files_come_back(self):
+        raw = (frame("meta.txt", META) + frame("gtest.json", GTEST_OK)
+               + frame("record.json", b'{"cells": []}') + "TCPSEM-DONE\n")
+        s, out = self.judge(raw.replace("\n", "\r\n").encode())
+        self.assertEqual(s["verdict"], "passed", s)
+        self.assertEqual(s["counts"], {"tests": 2, "passed": 1, "failed": 0,
+                                       "skipped": 1, "disabled": 0})
+        self.assertEqual(s["boot_s"], 2.5)
+        self.assertEqual(s["suite_s"], 40.0)
+        self.assertEqual(s["tcp_send_reset_reason"], "no")
+        with open(os.path.join(out, "record.json")) as f:
+            self.assertEqual(f.read(), '{"cells": []}')
+
+    def test_failed_test_fails(self):
+        raw = (frame("meta.txt", META.replace(b"suite_rc=0", b"suite_rc=1"))
+               + frame("gtest.json", GTEST_FAIL) + "TCPSEM-DONE\n")
+        s, _ = self.judge(raw.encode())
+        self.assertEqual(s["verdict"], "failed")
+        self.assertEqual(s["failed_tests"], ["A.x"])
+
+    def test_no_gtest_json_is_a_failure_not_a_pass(self):
+        raw = frame("meta.txt", META) + "TCPSEM-DONE\n"
+        s, _ = self.judge(raw.encode())
+        self.assertEqual(s["verdict"], "failed")
+
+    def test_zero_tests_is_a_failure(self):
+        raw = (frame("meta.txt", META) + frame("gtest.json", b'{"testsuites": []}')
+               + "TCPSEM-DONE\n")
+        s, _ = self.judge(raw.encode())
+        self.assertEqual(s["verdict"], "failed")
+        self.assertIn("no test", s["reason"])
+
+    def test_corrupt_frame_is_never_a_pass(self):
+        good = frame("gtest.json", GTEST_OK)
+        lines = good.split("\n")
+        lines[1] = lines[1][:-4] + ("AAAA" if not lines[1].endswith("AAAA")
+                                    else "BBBB")
+        raw = frame("meta.txt", META) + "\n".join(lines) + "TCPSEM-DONE\n"
+        s, _ = self.judge(raw.encode())
+        self.assertEqual(s["verdict"], "failed")
+        self.assertIn("corrupt", s["reason"])
+
+    def test_truncated_stream_with_panic_is_panicked(self):
+        raw = frame("meta.txt", META)[:40]
+        console = ("[ RUN      ] Suite.Test\n[ 5.0] Oops: int3\n"
+                   "[ 5.1] Kernel panic - not syncing: Fatal exception\n")
+        s, _ = self.judge(raw.encode(), console)
+        self.assertEqual(s["verdict"], "panicked")
+        self.assertIn("Fatal exception", s["reason"])
+        self.assertIn("last test started: Suite.Test", s["reason"])
+
+    def test_nothing_before_timeout_is_hung(self):
+        s, _ = self.judge(b"", "[ RUN      ] A.b\n[       OK ] A.b\n", 1, "124")
+        self.assertEqual(s["verdict"], "hung")
+        self.assertNotIn("last test", s["reason"])
+
+    def test_early_qemu_exit_is_crashed(self):
+        s, _ = self.judge(b"", "", 0, "1")
+        self.assertEqual(s["verdict"], "crashed")
+
+    def test_missing_feature_is_not_run(self):
+        meta = b"kernel_release=x\nstatus=missing-feature\nmissing=packet-sockets\n"
+        s, _ = self.judge((frame("meta.txt", meta) + "TCPSEM-DONE\n").encode())
+        self.assertEqual(s["verdict"], "not-run")
+        self.assertIn("packet-sockets", s["reason"])
+
+    def test_suite_timeout_in_guest_is_hung(self):
+        meta = META.replace(b"status=ran", b"status=suite-timeout")
+        log = b"[ RUN      ] A.slow\n"
+        raw = frame("meta.txt", meta) + frame("suite.log", log) + "TCPSEM-DONE\n"
+        s, _ = self.judge(raw.encode())
+        self.assertEqual(s["verdict"], "hung")
+        self.assertIn("A.slow", s["reason"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
