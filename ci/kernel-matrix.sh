@@ -62,7 +62,7 @@ KERNELS=()
 SUITE_EXTRA=()
 
 log() { printf 'kernel-matrix: %s\n' "$*" >&2; }
-die() { printf 'kernel-matrix: error: %s\n' "$*" >&2; exit "${2:-1}"; }
+die() { printf 'kernel-matrix: error: %s\n' "$1" >&2; exit "${2:-1}"; }
 usage() { sed -n '/^# Kernel matrix:/,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 
 while (($#)); do
@@ -169,8 +169,9 @@ build_base() {
       mkdir -p "$root$(dirname "$lib")"
       cp -L "$lib" "$root$lib"
     done
-    # The console node the kernel opens for /init before devtmpfs is mounted.
-    mknod -m 600 "$root/dev/console" c 5 1
+    # The console node the kernel opens for /init before devtmpfs is mounted
+    # (root only; without it /init starts with no fds until it mounts /dev).
+    mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
     (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$out.tmp"
     mv "$out.tmp" "$out"
     rm -rf "$root"
@@ -551,7 +552,7 @@ for idx in "${!WORKS[@]}"; do
   if [[ -f $work/notrun.txt ]]; then
     note=$(tr '|' '/' <"$work/notrun.txt")
     echo "| $label | | not run | | | | | | | | | | $note |" >>"$REPORT"
-    echo "not run" >"$work/verdict"
+    echo "not-run" >"$work/verdict"
     ((REQUIRED[idx])) && ((status == 0)) && status=2
     continue
   fi

@@ -4,7 +4,7 @@
 The guest (ci/kernel-matrix/init.sh) writes framed, base64-encoded files to its
 second serial port, which QEMU stores in a file:
 
-    TCPSEM-FRAME-BEGIN <name> <bytes> <sha256>
+    TCPSEM-FRAME-BEGIN <name> <bytes> <sha256> [gzip]
     <base64 lines>
     TCPSEM-FRAME-END <name>
     ...
@@ -23,13 +23,15 @@ in the summary), 2 on bad arguments.
 import argparse
 import base64
 import binascii
+import gzip
+import zlib
 import hashlib
 import json
 import os
 import re
 import sys
 
-BEGIN = re.compile(r"^TCPSEM-FRAME-BEGIN (\S+) (\d+) ([0-9a-f]{64})$")
+BEGIN = re.compile(r"^TCPSEM-FRAME-BEGIN (\S+) (\d+) ([0-9a-f]{64})( gzip)?$")
 ALLOWED_NAMES = {"meta.txt", "suite.log", "gtest.json", "record.json",
                  "modules.log"}
 
@@ -46,16 +48,22 @@ def parse_frames(raw):
                 continue
             m = BEGIN.match(text)
             if m:
-                current = (m.group(1), int(m.group(2)), m.group(3), [])
+                current = (m.group(1), int(m.group(2)), m.group(3), [],
+                           bool(m.group(4)))
             elif text:
                 errors.append("stray line outside a frame: %r" % text[:80])
             continue
-        name, size, sha, lines = current
+        name, size, sha, lines, gzipped = current
         if text == "TCPSEM-FRAME-END " + name:
             try:
                 data = base64.b64decode("".join(lines), validate=True)
+                if gzipped:
+                    data = gzip.decompress(data)
             except (binascii.Error, ValueError) as e:
                 errors.append("%s: bad base64 (%s)" % (name, e))
+                data = None
+            except (OSError, EOFError, zlib.error) as e:
+                errors.append("%s: bad gzip data (%s)" % (name, e))
                 data = None
             if data is not None:
                 if len(data) != size:

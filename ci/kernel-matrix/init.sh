@@ -7,8 +7,9 @@
 # checks the features the suite cannot work without, runs the suite, and sends
 # every result over the second serial port (/dev/ttyS1). The kernel console is
 # on ttyS0 only, so printk noise never lands in the result stream. Each file is
-# framed and base64-encoded:
-#   TCPSEM-FRAME-BEGIN <name> <bytes> <sha256>
+# gzip-compressed, base64-encoded and framed (size and SHA-256 are those of the
+# original file):
+#   TCPSEM-FRAME-BEGIN <name> <bytes> <sha256> gzip
 #   <base64 lines>
 #   TCPSEM-FRAME-END <name>
 # and the stream ends with TCPSEM-DONE. Then poweroff -f.
@@ -38,8 +39,8 @@ send_file() {  # send_file NAME PATH
   size=$(wc -c < "$2")
   sum=$(sha256sum "$2" | cut -d' ' -f1)
   {
-    echo "TCPSEM-FRAME-BEGIN $1 $size $sum"
-    base64 "$2"
+    echo "TCPSEM-FRAME-BEGIN $1 $size $sum gzip"
+    gzip -c "$2" | base64
     echo "TCPSEM-FRAME-END $1"
   } > "$RESULTS"
 }

@@ -5,6 +5,7 @@ Run: python3 ci/kernel-matrix/test_kernel_matrix.py
 """
 
 import base64
+import gzip
 import hashlib
 import io
 import json
@@ -25,11 +26,12 @@ def record(release, cells):
             "cells": [{"name": n, "witnesses": w} for n, w in cells.items()]}
 
 
-def frame(name, data):
+def frame(name, data, compress=True):
     sha = hashlib.sha256(data).hexdigest()
-    b64 = base64.encodebytes(data).decode()
-    return "TCPSEM-FRAME-BEGIN %s %d %s\n%sTCPSEM-FRAME-END %s\n" % (
-        name, len(data), sha, b64, name)
+    payload = gzip.compress(data) if compress else data
+    b64 = base64.encodebytes(payload).decode()
+    return "TCPSEM-FRAME-BEGIN %s %d %s%s\n%sTCPSEM-FRAME-END %s\n" % (
+        name, len(data), sha, " gzip" if compress else "", b64, name)
 
 
 GTEST_OK = json.dumps({"testsuites": [{"testsuite": [
@@ -166,7 +168,8 @@ class CollectTest(Tmp):
 
     def test_complete_stream_passes_and_files_come_back(self):
         raw = (frame("meta.txt", META) + frame("gtest.json", GTEST_OK)
-               + frame("record.json", b'{"cells": []}') + "TCPSEM-DONE\n")
+               + frame("record.json", b'{"cells": []}', compress=False)
+               + "TCPSEM-DONE\n")
         s, out = self.judge(raw.replace("\n", "\r\n").encode())
         self.assertEqual(s["verdict"], "passed", s)
         self.assertEqual(s["counts"], {"tests": 2, "passed": 1, "failed": 0,
@@ -197,14 +200,25 @@ class CollectTest(Tmp):
         self.assertIn("no test", s["reason"])
 
     def test_corrupt_frame_is_never_a_pass(self):
-        good = frame("gtest.json", GTEST_OK)
-        lines = good.split("\n")
-        lines[1] = lines[1][:-4] + ("AAAA" if not lines[1].endswith("AAAA")
-                                    else "BBBB")
-        raw = frame("meta.txt", META) + "\n".join(lines) + "TCPSEM-DONE\n"
+        for compress in (True, False):
+            good = frame("gtest.json", GTEST_OK, compress)
+            lines = good.split("\n")
+            # Four base64 characters in the middle of the data (not the gzip
+            # header's timestamp, which the SHA-256 rightly does not cover).
+            line = lines[1]
+            lines[1] = line[:40] + ("AAAA" if line[40:44] != "AAAA"
+                                    else "BBBB") + line[44:]
+            raw = frame("meta.txt", META) + "\n".join(lines) + "TCPSEM-DONE\n"
+            s, _ = self.judge(raw.encode())
+            self.assertEqual(s["verdict"], "failed", compress)
+            self.assertIn("corrupt", s["reason"])
+
+    def test_stray_text_on_the_channel_is_never_a_pass(self):
+        raw = (frame("meta.txt", META) + "[ 1.0] some printk\n"
+               + frame("gtest.json", GTEST_OK) + "TCPSEM-DONE\n")
         s, _ = self.judge(raw.encode())
         self.assertEqual(s["verdict"], "failed")
-        self.assertIn("corrupt", s["reason"])
+        self.assertIn("stray line", s["reason"])
 
     def test_truncated_stream_with_panic_is_panicked(self):
         raw = frame("meta.txt", META)[:40]
