@@ -19,11 +19,11 @@ TEST_P(CloseMatrixTest, AgreesWithRuleTable) {
   EXPECT_TRUE(result->mismatches.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Rfc2525, CloseMatrixTest, ::testing::ValuesIn(CloseMatrix()),
-    [](const ::testing::TestParamInfo<Scenario>& info) {
-      return info.param.Name();
-    });
+INSTANTIATE_TEST_SUITE_P(Rfc2525, CloseMatrixTest,
+                         ::testing::ValuesIn(CloseMatrix()),
+                         [](const ::testing::TestParamInfo<Scenario>& info) {
+                           return info.param.Name();
+                         });
 
 }  // namespace
 }  // namespace tcpsem

@@ -9,9 +9,9 @@
 namespace tcpsem {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::Field;
-using ::testing::AllOf;
 
 class FaultInjectionTest : public TeardownTest,
                            public ::testing::WithParamInterface<Scenario> {};
@@ -49,11 +49,11 @@ std::vector<Scenario> RstCells() {
   return cells;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    SelfTest, FaultInjectionTest, ::testing::ValuesIn(RstCells()),
-    [](const ::testing::TestParamInfo<Scenario>& info) {
-      return info.param.Name();
-    });
+INSTANTIATE_TEST_SUITE_P(SelfTest, FaultInjectionTest,
+                         ::testing::ValuesIn(RstCells()),
+                         [](const ::testing::TestParamInfo<Scenario>& info) {
+                           return info.param.Name();
+                         });
 
 }  // namespace
 }  // namespace tcpsem

@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
       tcpsem::ParseKernelRelease(release);
   if (!kernel.ok() || argc > 2) {
     std::cerr << "usage: tcpsem_rules [KERNEL_RELEASE]; "
-              << (kernel.ok() ? "too many arguments" : kernel.status().message())
+              << (kernel.ok() ? "too many arguments"
+                              : kernel.status().message())
               << "\n";
     return 2;
   }

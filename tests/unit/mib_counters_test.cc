@@ -15,11 +15,10 @@ TEST(MibCountersTest, KeepsTcpAndTcpExtGroups) {
       "Tcp: RtoAlgorithm MaxConn OutRsts\nTcp: 1 -1 7\n"
       "TcpExt: TCPAbortOnClose TCPAbortOnData\nTcpExt: 3 0\n");
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
-  EXPECT_THAT(*snapshot,
-              UnorderedElementsAre(Pair("RtoAlgorithm", 1), Pair("MaxConn", -1),
-                                   Pair("OutRsts", 7),
-                                   Pair("TCPAbortOnClose", 3),
-                                   Pair("TCPAbortOnData", 0)));
+  EXPECT_THAT(*snapshot, UnorderedElementsAre(
+                             Pair("RtoAlgorithm", 1), Pair("MaxConn", -1),
+                             Pair("OutRsts", 7), Pair("TCPAbortOnClose", 3),
+                             Pair("TCPAbortOnData", 0)));
 }
 
 TEST(MibCountersTest, RejectsMismatchedHeaderAndValues) {
