@@ -27,6 +27,7 @@ mkdir -p "${logs}"
 stress-ng --cpu 2 --timeout 0 --quiet &
 stress_pid=$!
 trap 'kill "${stress_pid}" 2>/dev/null; wait "${stress_pid}" 2>/dev/null' EXIT
+trap 'exit 130' INT TERM  # so the EXIT trap stops stress-ng
 
 failed_runs=0
 start=$(date +%s)
