@@ -74,17 +74,9 @@ bool ArtifactsDirUsable() {
 }
 
 RunContext ContextAsTestsSeeIt() {
-  // Inside a private namespace the per-namespace sysctls are what tests see;
-  // global ones exist only in the host's namespace and apply to all.
-  const RunContext host = ReadRunContext();
+  // Inside a private namespace the per-namespace sysctls are what tests see.
   absl::StatusOr<PrivateNetns> netns = PrivateNetns::Enter();
-  RunContext context = ReadRunContext();
-  for (auto& [key, value] : context.sysctls) {
-    if (value == "(absent)" && host.sysctls.contains(key)) {
-      value = host.sysctls.at(key) + " (global)";
-    }
-  }
-  return context;
+  return ReadRunContext();
 }
 
 }  // namespace

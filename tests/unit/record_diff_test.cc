@@ -170,7 +170,7 @@ TEST(RecordReader, RejectsMissingFile) {
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(),
               HasSubstr("/nonexistent/tcpsem/record.json"));
-  EXPECT_THAT(r.status().message(), HasSubstr("cannot open"));
+  EXPECT_THAT(r.status().message(), HasSubstr("cannot open or read"));
 }
 
 TEST(RecordReader, ReadsAFile) {

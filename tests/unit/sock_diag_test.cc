@@ -23,6 +23,7 @@
 #include "fixtures/errno_status.h"
 #include "fixtures/netns.h"
 #include "fixtures/unique_fd.h"
+#include "fixtures/wait_until.h"
 #include "gtest/gtest.h"
 
 namespace tcpsem {
@@ -57,15 +58,16 @@ const DiagSocket* Find(const std::vector<DiagSocket>& sockets, int family,
 absl::StatusOr<std::vector<DiagSocket>> WaitForSockets(
     uint16_t port,
     const std::function<bool(const std::vector<DiagSocket>&)>& done) {
-  const absl::Time deadline = absl::Now() + kDeadline;
-  while (true) {
-    absl::StatusOr<std::vector<DiagSocket>> sockets =
-        ListTcpSocketsOnPort(port);
-    if (!sockets.ok() || done(*sockets) || absl::Now() > deadline) {
-      return sockets;
-    }
-    absl::SleepFor(absl::Milliseconds(1));
-  }
+  absl::StatusOr<std::vector<DiagSocket>> sockets;
+  absl::Status waited = WaitUntil(
+      [&]() -> absl::StatusOr<bool> {
+        sockets = ListTcpSocketsOnPort(port);
+        if (!sockets.ok()) return sockets.status();
+        return done(*sockets);
+      },
+      kDeadline, "the socket listing");
+  if (!waited.ok() && !absl::IsDeadlineExceeded(waited)) return waited;
+  return sockets;
 }
 
 // Waits until `fd` is readable (a pending connection, data or EOF).
