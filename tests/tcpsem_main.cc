@@ -10,12 +10,16 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "fixtures/errno_status.h"
 #include "fixtures/leak_check_listener.h"  // TAP/leak-check listeners
 #include "fixtures/netns.h"
 #include "fixtures/record.h"
 #include "fixtures/run_log.h"
+#include "fixtures/run_profile.h"
 #include "fixtures/suite_flags.h"
 #include "fixtures/tap_listener.h"  // TAP/leak-check listeners
 #include "gtest/gtest.h"
@@ -43,6 +47,7 @@ class RecordListener : public ::testing::EmptyTestEventListener {
     }
   }
   bool failed() const { return failed_; }
+  const RunContext& context() const { return context_; }
 
  private:
   RunContext context_;
@@ -73,10 +78,56 @@ bool ArtifactsDirUsable() {
   return true;
 }
 
+// absl reports an unknown flag with exit status 1, which is also "a test
+// failed"; bad input gets its own status, 2, and one line.
+bool FlagsKnown(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) {
+      std::cerr << "tcpsem: unexpected argument '" << argv[i]
+                << "' (this binary takes flags only; see --helpfull)\n";
+      return false;
+    }
+    absl::string_view name = arg.substr(0, arg.find('='));
+    if (absl::FindCommandLineFlag(name) != nullptr) continue;
+    // absl's usage flags are handled by ParseCommandLine, not registered.
+    if (name == "help" || name == "helpfull" || name == "helpshort" ||
+        name == "helppackage" || name == "helpon" || name == "helpmatch" ||
+        name == "version" || name == "only_check_args") {
+      continue;
+    }
+    if (absl::ConsumePrefix(&name, "no") &&
+        absl::FindCommandLineFlag(name) != nullptr) {
+      continue;
+    }
+    std::cerr << "tcpsem: unknown command line flag '" << argv[i]
+              << "' (see --helpfull)\n";
+    return false;
+  }
+  return true;
+}
+
 RunContext ContextAsTestsSeeIt() {
-  // Inside a private namespace the per-namespace sysctls are what tests see.
+  // Inside a private namespace with the run's profile applied, the sysctls
+  // are what every test sees.
   absl::StatusOr<PrivateNetns> netns = PrivateNetns::Enter();
-  return ReadRunContext();
+  absl::StatusOr<Profile> profile =
+      netns.ok() ? ApplyRunProfile(*netns) : RunProfile();
+  RunContext context = ReadRunContext();
+  if (profile.ok()) {
+    context.profile = profile->name;
+    context.profile_description = profile->Describe();
+    for (const auto& [key, value] : profile->read_back) {
+      context.sysctls[key] = value;
+    }
+  } else {
+    context.profile = RunProfile().name;
+    context.profile_description =
+        absl::StrCat(RunProfile().Describe(),
+                     "\n  not applied: ", profile.status().message());
+  }
+  return context;
 }
 
 }  // namespace
@@ -86,8 +137,16 @@ int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   absl::SetProgramUsageMessage(
       "tcpsem teardown suite; gtest flags plus --tcpsem_* (see --helpfull)");
+  if (!tcpsem::FlagsKnown(argc, argv)) return 2;
   absl::ParseCommandLine(argc, argv);
   if (!tcpsem::ArtifactsDirUsable()) return 2;
+  const std::string spec = tcpsem::ProfileSpec();
+  if (absl::Status s =
+          tcpsem::SelectRunProfile(spec, tcpsem::GlobalSysctlsAllowed());
+      !s.ok()) {
+    std::cerr << "tcpsem: profile '" << spec << "': " << s.message() << "\n";
+    return 2;
+  }
   auto* listener = new tcpsem::RecordListener(tcpsem::ContextAsTestsSeeIt());
   ::testing::UnitTest::GetInstance()->listeners().Append(listener);
   // --- BEGIN TAP / leak-check listeners (fixtures/tap_listener.h,
@@ -114,6 +173,11 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_tcpsem_leak_check)) {
     listeners.Append(new tcpsem::LeakCheckListener);
   }
+  // The profile in effect, with every value read back, heads every run.
+  const tcpsem::RunContext& context = listener->context();
+  (tap != nullptr && tap->to_stdout() ? std::cerr : std::cout)
+      << "tcpsem: kernel " << context.kernel_release << "; "
+      << context.profile_description << "\n";
   const int rc = RUN_ALL_TESTS();
   if (tap != nullptr) {  // kselftest exit codes: 0 pass, 1 fail, 4 all skip
     if (rc != 0 || listener->failed()) return tcpsem::kKsftFail;

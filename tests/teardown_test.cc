@@ -7,6 +7,7 @@
 #include "fixtures/failure_report.h"
 #include "fixtures/pcap_file.h"
 #include "fixtures/run_log.h"
+#include "fixtures/run_profile.h"
 #include "fixtures/suite_flags.h"
 
 namespace tcpsem {
@@ -19,6 +20,12 @@ void TeardownTest::SetUp() {
                  << netns.status().message();
   }
   netns_.emplace(*std::move(netns));
+  absl::StatusOr<Profile> profile = ApplyRunProfile(*netns_);
+  if (!profile.ok()) {
+    FAIL() << "the sysctl profile " << RunProfileSummary()
+           << " could not be applied in the test's namespace: "
+           << profile.status().message();
+  }
 }
 
 void TeardownTest::RequireFamily(Family family) {
@@ -59,6 +66,7 @@ std::optional<CellResult> TeardownTest::StageAndJudge(
       ADD_FAILURE() << "could not save the capture: " << saved;
     }
     ADD_FAILURE() << "the kernel disagrees with the rule table\n"
+                  << "profile:  " << RunProfileSummary() << "\n"
                   << ExplainFailure(*result);
   }
   if (!result->observation.resets.has_value()) {
