@@ -36,23 +36,20 @@ if [ ${#profiles[@]} -eq 0 ]; then
   profiles+=("host")
 fi
 
-replay_restore_records() {
-  for record in /tmp/tcpsem-global-restore-*; do
-    [ -e "$record" ] || continue
-    pid="${record##*-}"
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "profile-matrix: restoring host sysctls from $record"
-      sysctl -q -p "$record" && rm -f "$record"
-    fi
-  done
-}
-trap replay_restore_records EXIT
+trap ci/restore-global-sysctls.sh EXIT
 
 mkdir -p records
 status=0
 printf '%-28s %8s %8s %8s %8s\n' profile passed failed skipped seconds
 for profile in "${profiles[@]}"; do
-  label="$(basename "$profile" .conf)"
+  label="$(basename "${profile%%,*}" .conf)"
+  # Files are given relative to here; the tests run in the build tree.
+  if [[ "$profile" == *"/"* || "$profile" == *".conf"* ]]; then
+    absolute=()
+    IFS=, read -r -a parts <<<"$profile"
+    for part in "${parts[@]}"; do absolute+=("$(realpath -m "$part")"); done
+    profile="$(IFS=,; echo "${absolute[*]}")"
+  fi
   jobs="$(nproc)"
   env_extra=()
   if [ $allow_global -eq 1 ]; then

@@ -25,6 +25,10 @@ TEST_P(FaultInjectionTest, DrainBeforeCloseIsCaught) {
       StageAndJudge(GetParam(), options, /*expect_agreement=*/false);
   if (IsSkipped()) return;
   ASSERT_TRUE(result.has_value());
+  if (result->observation.peer_data_held_back) {
+    GTEST_SKIP() << "the fault needs all of the peer's data at the closer, "
+                    "but this profile's buffers held some back in the peer";
+  }
   EXPECT_THAT(result->mismatches,
               Contains(AllOf(Field(&Mismatch::witness, witness::kWireClose),
                              Field(&Mismatch::expected, "RST"),

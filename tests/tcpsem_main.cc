@@ -174,10 +174,13 @@ int main(int argc, char** argv) {
     listeners.Append(new tcpsem::LeakCheckListener);
   }
   // The profile in effect, with every value read back, heads every run.
-  const tcpsem::RunContext& context = listener->context();
-  (tap != nullptr && tap->to_stdout() ? std::cerr : std::cout)
-      << "tcpsem: kernel " << context.kernel_release << "; "
-      << context.profile_description << "\n";
+  // (Not when listing: ctest's test discovery parses that output.)
+  if (!GTEST_FLAG_GET(list_tests)) {
+    const tcpsem::RunContext& context = listener->context();
+    (tap != nullptr && tap->to_stdout() ? std::cerr : std::cout)
+        << "tcpsem: kernel " << context.kernel_release << "; "
+        << context.profile_description << "\n";
+  }
   const int rc = RUN_ALL_TESTS();
   if (tap != nullptr) {  // kselftest exit codes: 0 pass, 1 fail, 4 all skip
     if (rc != 0 || listener->failed()) return tcpsem::kKsftFail;

@@ -39,6 +39,11 @@ std::optional<CellResult> TeardownTest::StageAndJudge(
     bool expect_agreement) {
   StageOptions effective = options;
   effective.reset_reasons &= absl::GetFlag(FLAGS_tcpsem_reset_reasons);
+  // A zero orphan limit only bites once the kernel counts an orphan.
+  if (auto it = RunProfile().settings.find("net.ipv4.tcp_max_orphans");
+      it != RunProfile().settings.end() && it->second.value == "0") {
+    effective.orphans_over_limit = true;
+  }
   if (absl::GetFlag(FLAGS_tcpsem_inject_drain_fault)) {
     effective.fault = Fault::kDrainBeforeClose;
   }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Puts back host-wide sysctls that a killed tcpsem run left changed: replays
+# every /tmp/tcpsem-global-restore-<pid> (sysctl.d syntax, written before the
+# change) whose process is gone. A run that ends normally restores by itself.
+set -euo pipefail
+for record in /tmp/tcpsem-global-restore-*; do
+  [ -e "$record" ] || continue
+  pid="${record##*-}"
+  if kill -0 "$pid" 2>/dev/null; then continue; fi
+  echo "tcpsem: restoring host sysctls left by pid $pid from $record"
+  sysctl -q -p "$record"
+  rm -f "$record"
+done
