@@ -15,9 +15,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "fixtures/errno_status.h"
+#include "fixtures/html_report.h"
 #include "fixtures/leak_check_listener.h"  // TAP/leak-check listeners
 #include "fixtures/netns.h"
 #include "fixtures/record.h"
+#include "fixtures/record_reader.h"
 #include "fixtures/run_log.h"
 #include "fixtures/run_profile.h"
 #include "fixtures/suite_flags.h"
@@ -34,6 +36,20 @@ class RecordListener : public ::testing::EmptyTestEventListener {
     const std::vector<CellResult> cells = RunLog::Get().Cells();
     if (absl::GetFlag(FLAGS_tcpsem_table)) {
       std::cout << "\n" << BehaviourTable(context_, cells) << std::flush;
+    }
+    if (const std::string html = absl::GetFlag(FLAGS_tcpsem_html);
+        !html.empty()) {
+      // The page is drawn from the record, as tcpsem_diff draws it.
+      absl::StatusOr<Record> record =
+          ParseRecord(RecordJson(context_, cells), "this run");
+      absl::Status written =
+          record.ok() ? WriteHtmlReport(html, *record) : record.status();
+      if (!written.ok()) {
+        std::cerr << "tcpsem: " << written.message() << "\n";
+        failed_ = true;
+      } else {
+        std::cout << "report written: " << html << "\n";
+      }
     }
     const std::string path = absl::GetFlag(FLAGS_tcpsem_record);
     if (!path.empty()) {
