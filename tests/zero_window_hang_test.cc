@@ -1,0 +1,202 @@
+// The RFC 2525 2.17 hang itself: a peer blocked in send() on a zero window,
+// and a closing side that stops reading and closes. With the data unread the
+// close must reset the connection, which wakes the blocked writer with an
+// error at once; had it sent a FIN, the writer would wait forever on a window
+// that never opens. The contrast: a closing side that drains first closes
+// with FIN, and the peer's next data draws a RST.
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "fixtures/blocked_writer.h"
+#include "fixtures/mib_counters.h"
+#include "fixtures/observation.h"
+#include "fixtures/sock_diag.h"
+#include "fixtures/socket_pair.h"
+#include "fixtures/tcp_state.h"
+#include "fixtures/wait_until.h"
+#include "fixtures/wire_capture.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/teardown_test.h"
+
+namespace tcpsem {
+namespace {
+
+using ::testing::ContainsRegex;
+using ::testing::IsEmpty;
+using ::testing::MatchesRegex;
+
+constexpr absl::Duration kDeadline = absl::Seconds(3);
+// TCP_RTO_MIN: a writer woken sooner was woken by the RST, not by a timer.
+constexpr absl::Duration kPromptly = absl::Milliseconds(200);
+
+// The teardown counters that moved, as the matrix reports them.
+std::string TeardownDelta(const MibSnapshot& after, const MibSnapshot& before) {
+  MibDelta all = Subtract(after, before), kept;
+  for (absl::string_view name : kTeardownCounters) {
+    if (auto it = all.find(std::string(name)); it != all.end()) {
+      kept.insert(*it);
+    }
+  }
+  return DeltaToString(kept);
+}
+
+std::string CloserEmitted(const WireCapture& wire, Phase phase) {
+  Observation o;
+  o.segments = wire.segments();
+  return o.CloserEmitted(phase);
+}
+
+class ZeroWindowHangTest : public TeardownTest,
+                           public ::testing::WithParamInterface<Family> {
+ protected:
+  // A connected pair whose peer is blocked in send() on a zero window.
+  void StageBlockedPeer() {
+    RequireFamily(GetParam());
+    if (IsSkipped()) return;
+    absl::StatusOr<Listener> listener = Listen(GetParam());
+    ASSERT_TRUE(listener.ok()) << listener.status();
+    port_ = listener->port;
+    absl::StatusOr<std::unique_ptr<WireCapture>> wire =
+        WireCapture::Start(port_);
+    if (absl::IsPermissionDenied(wire.status())) {
+      GTEST_SKIP() << wire.status().message();
+    }
+    ASSERT_TRUE(wire.ok()) << wire.status();
+    wire_ = *std::move(wire);
+    absl::StatusOr<ConnectedPair> pair = Connect(GetParam(), *listener);
+    ASSERT_TRUE(pair.ok()) << pair.status();
+    pair_ = *std::move(pair);
+    writer_ = std::make_unique<BlockedWriter>(pair_.peer.get());
+    ASSERT_TRUE(writer_->WaitUntilBlocked(kDeadline).ok());
+    ASSERT_TRUE(wire_->Sync(Phase::kSetup, kDeadline).ok());
+  }
+
+  uint16_t port_ = 0;
+  std::unique_ptr<WireCapture> wire_;
+  ConnectedPair pair_;
+  std::unique_ptr<BlockedWriter> writer_;
+};
+
+TEST_P(ZeroWindowHangTest, CloseWithUnreadDataWakesTheBlockedWriter) {
+  StageBlockedPeer();
+  if (IsSkipped() || HasFatalFailure()) return;
+  absl::StatusOr<int> unread = BytesInReceiveQueue(pair_.closer.get());
+  ASSERT_TRUE(unread.ok());
+  ASSERT_GT(*unread, 0);
+  absl::StatusOr<MibSnapshot> before = ReadTcpMib();
+  ASSERT_TRUE(before.ok());
+
+  const absl::Time closed_at = absl::Now();
+  ::close(pair_.closer.release());
+  ASSERT_TRUE(writer_->WaitUntilReturned(kDeadline).ok())
+      << "the peer is still hung in send(): the close did not reset";
+  const absl::Duration woke_after = writer_->returned_at() - closed_at;
+  ASSERT_TRUE(wire_->Sync(Phase::kClose, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> after = ReadTcpMib();
+  ASSERT_TRUE(after.ok());
+  absl::StatusOr<std::vector<DiagSocket>> left = ListTcpSocketsOnPort(port_);
+  ASSERT_TRUE(left.ok());
+  absl::StatusOr<int> peer_state = TcpState(pair_.peer.get());
+  ASSERT_TRUE(peer_state.ok());
+  RecordProperty("blocked_send_woke_after_us",
+                 absl::StrCat(absl::ToInt64Microseconds(woke_after)));
+  RecordProperty("unread_at_close", absl::StrCat(*unread));
+  std::cout << "blocked send() returned " << writer_->result() << " "
+            << absl::FormatDuration(woke_after) << " after close() with "
+            << *unread << " bytes unread\n";
+
+  // RFC 2525 2.17; __tcp_close(): unread data -> RST, TCPAbortOnClose.
+  EXPECT_EQ(CloserEmitted(*wire_, Phase::kClose), "RST");
+  EXPECT_EQ(TeardownDelta(*after, *before),
+            "EstabResets+2 OutRsts+1 TCPAbortOnClose+1");
+  // tcp_reset() sets ECONNRESET (peer ESTABLISHED); the blocked send()
+  // reports it, or the bytes it had queued first (tcp_sendmsg_locked()).
+  EXPECT_THAT(writer_->result(),
+              MatchesRegex("([0-9]+ bytes, then )?ECONNRESET"));
+  EXPECT_LT(woke_after, kPromptly);
+  // tcp_done() unhashes both ends: nothing of the connection is left.
+  EXPECT_THAT(*left, IsEmpty());
+  EXPECT_EQ(TcpStateName(*peer_state), "CLOSE");
+}
+
+TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
+  StageBlockedPeer();
+  if (IsSkipped() || HasFatalFailure()) return;
+  const int closer = pair_.closer.get();
+  const int peer = pair_.peer.get();
+  // Read while the writer finishes its current send() and stops, until
+  // nothing is left in flight either way.
+  writer_->RequestStop();
+  std::vector<char> buffer(64 * 1024);
+  ASSERT_TRUE(WaitUntil(
+                  [&]() -> absl::StatusOr<bool> {
+                    while (::recv(closer, buffer.data(), buffer.size(),
+                                  MSG_DONTWAIT) > 0) {
+                    }
+                    absl::StatusOr<int> outq = BytesInSendQueue(peer);
+                    absl::StatusOr<int> inq = BytesInReceiveQueue(closer);
+                    if (!outq.ok()) return outq.status();
+                    if (!inq.ok()) return inq.status();
+                    return writer_->result() == "stopped" && *outq == 0 &&
+                           *inq == 0;
+                  },
+                  kDeadline, "the closer to drain everything", closer, POLLIN)
+                  .ok());
+  ASSERT_TRUE(wire_->Sync(Phase::kShutdown, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> before = ReadTcpMib();
+  ASSERT_TRUE(before.ok());
+
+  ::close(pair_.closer.release());
+  ASSERT_TRUE(wire_->Sync(Phase::kClose, kDeadline).ok());
+  EXPECT_EQ(CloserEmitted(*wire_, Phase::kClose), "FIN");
+  // Let the peer's (delayed) ACK of the FIN arrive first, so the closed side
+  // is the timewait socket, not an orphan still in FIN_WAIT1 (which would
+  // count the data as TCPAbortOnData): the same order the matrix stages.
+  absl::StatusOr<bool> acked = wire_->WaitFor(
+      Phase::kClose,
+      [](const Segment& s) {
+        return s.direction == Direction::kToCloser && s.has(TH_ACK) &&
+               s.phase == Phase::kClose;
+      },
+      kDeadline);
+  ASSERT_TRUE(acked.ok() && *acked) << "the FIN was never acknowledged";
+
+  // The peer reads EOF, then writes: RFC 1122 4.2.2.13, data after close
+  // draws a RST; the write after that fails.
+  char byte = 0;
+  pollfd pfd = {peer, POLLRDHUP, 0};
+  ASSERT_EQ(::poll(&pfd, 1, absl::ToInt64Milliseconds(kDeadline)), 1);
+  EXPECT_EQ(::recv(peer, &byte, 1, MSG_DONTWAIT), 0) << "expected EOF";
+  EXPECT_EQ(::send(peer, "x", 1, MSG_NOSIGNAL), 1);
+  absl::StatusOr<bool> reset = wire_->WaitFor(
+      Phase::kAfter,
+      [](const Segment& s) {
+        return s.direction == Direction::kToPeer && s.has(TH_RST);
+      },
+      kDeadline);
+  ASSERT_TRUE(reset.ok());
+  EXPECT_TRUE(*reset) << "the closed side never answered data with RST";
+  pfd = {peer, 0, 0};
+  ASSERT_EQ(::poll(&pfd, 1, absl::ToInt64Milliseconds(kDeadline)), 1);
+  // tcp_reset() in CLOSE_WAIT records EPIPE.
+  EXPECT_EQ(::send(peer, "x", 1, MSG_NOSIGNAL), -1);
+  EXPECT_EQ(errno, EPIPE);
+  ASSERT_TRUE(wire_->Sync(Phase::kAfter, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> after = ReadTcpMib();
+  ASSERT_TRUE(after.ok());
+  // No abort at close (FIN); the answer to the data is counted once.
+  EXPECT_EQ(TeardownDelta(*after, *before), "EstabResets+1 OutRsts+1");
+}
+
+INSTANTIATE_TEST_SUITE_P(Rfc2525Hang, ZeroWindowHangTest,
+                         ::testing::Values(Family::kV4, Family::kV6),
+                         [](const ::testing::TestParamInfo<Family>& info) {
+                           return FamilyName(info.param);
+                         });
+
+}  // namespace
+}  // namespace tcpsem
