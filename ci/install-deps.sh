@@ -11,6 +11,7 @@ packages=(
   libmnl-dev                           # the sock_diag witness
   libbenchmark-dev                     # bench/
   clang-format                         # the tree is kept formatted
+  iproute2                             # ip, for ci/host-untouched.sh
   procps                               # sysctl, for ci/restore-global-sysctls.sh
   python3-tap                          # tests/tap_parse_check.py
 )
