@@ -20,6 +20,7 @@
 #include "fixtures/netns.h"
 #include "fixtures/record.h"
 #include "fixtures/record_reader.h"
+#include "fixtures/rootless.h"
 #include "fixtures/run_log.h"
 #include "fixtures/run_profile.h"
 #include "fixtures/suite_flags.h"
@@ -150,6 +151,10 @@ RunContext ContextAsTestsSeeIt() {
 }  // namespace tcpsem
 
 int main(int argc, char** argv) {
+  // First, while the process has one thread: an unprivileged user becomes
+  // root of a user namespace of its own (see fixtures/rootless.h). If that
+  // fails, the tests say why they skip.
+  const absl::Status rootless = tcpsem::EnterUserNamespaceIfUnprivileged();
   ::testing::InitGoogleTest(&argc, argv);
   absl::SetProgramUsageMessage(
       "tcpsem teardown suite; gtest flags plus --tcpsem_* (see --helpfull)");
@@ -196,6 +201,13 @@ int main(int argc, char** argv) {
     (tap != nullptr && tap->to_stdout() ? std::cerr : std::cout)
         << "tcpsem: kernel " << context.kernel_release << "; "
         << context.profile_description << "\n";
+  }
+  if (!rootless.ok()) {
+    std::cerr << "tcpsem: not root and no user namespace ("
+              << rootless.message() << "): tests needing privileges skip\n";
+  } else if (tcpsem::RunningRootless()) {
+    std::cerr << "tcpsem: rootless: running in a user namespace of our own; "
+                 "tracefs and global sysctls are unavailable\n";
   }
   const int rc = RUN_ALL_TESTS();
   if (tap != nullptr) {  // kselftest exit codes: 0 pass, 1 fail, 4 all skip
