@@ -21,12 +21,22 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "fixtures/netns.h"
+#include "fixtures/rootless.h"
 #include "fixtures/unique_fd.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace tcpsem {
 namespace {
+
+// Tests that read or write the host's own namespace: a rootless run (a user
+// namespace of its own, fixtures/rootless.h) may not enter it.
+void SkipWithoutHostNetns() {
+  if (RunningRootless()) {
+    GTEST_SKIP() << "needs the host's network namespace, which a rootless "
+                    "run may not enter (run as root)";
+  }
+}
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -310,6 +320,8 @@ TEST_F(SysctlApplyTest, EveryShippedProfileAppliesAndReadsBack) {
 }
 
 TEST_F(SysctlApplyTest, LeavesTheHostsValueAlone) {
+  SkipWithoutHostNetns();
+  if (IsSkipped()) return;
   absl::StatusOr<std::string> before = ReadSysctl("net.ipv4.tcp_fin_timeout");
   ASSERT_TRUE(before.ok()) << before.status();
   ASSERT_NE(*before, "1") << "pick another key: the host already has 1";
@@ -457,6 +469,8 @@ TEST_F(SysctlApplyTest, RollsBackWhenAWriteFailsMidway) {
 }
 
 TEST_F(SysctlApplyTest, RefusesToRunInTheInitNamespace) {
+  SkipWithoutHostNetns();
+  if (IsSkipped()) return;
   absl::StatusOr<Profile> profile = LoadShippedProfile("ecn");
   ASSERT_TRUE(profile.ok()) << profile.status();
   UniqueFd host_ns(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
@@ -482,6 +496,8 @@ TEST_F(SysctlApplyTest, RefusesToRunInTheInitNamespace) {
 }
 
 TEST_F(SysctlApplyTest, HostProfileCopiesTheHostIntoANamespace) {
+  SkipWithoutHostNetns();
+  if (IsSkipped()) return;
   std::optional<PrivateNetns> netns = Enter();
   ASSERT_TRUE(netns.has_value());
   // Built from inside the private namespace: still the host's values.
@@ -508,6 +524,8 @@ TEST_F(SysctlApplyTest, HostProfileCopiesTheHostIntoANamespace) {
 using SysctlGlobalTest = SysctlNetnsTest;
 
 TEST_F(SysctlGlobalTest, GlobalProfileNeedsTheOptIn) {
+  SkipWithoutHostNetns();
+  if (IsSkipped()) return;
   absl::StatusOr<Profile> profile = LoadShippedProfile(kGlobalProfile);
   ASSERT_TRUE(profile.ok()) << profile.status();
   absl::Status refused = ValidateProfile(*profile);
@@ -527,6 +545,8 @@ TEST_F(SysctlGlobalTest, GlobalProfileNeedsTheOptIn) {
 // Exercises the whole host path (guard, record file, restore) by writing the
 // host's current value back: the host does not change.
 TEST_F(SysctlGlobalTest, GuardRecordsAndRestoresHostValues) {
+  SkipWithoutHostNetns();
+  if (IsSkipped()) return;
   absl::StatusOr<std::string> host_value =
       ReadHostSysctl("net.ipv4.tcp_max_orphans");
   ASSERT_TRUE(host_value.ok()) << host_value.status();
