@@ -1,0 +1,22 @@
+#!/bin/sh
+# Runs the installed tcpsem suite and reports every test case to LAVA with
+# lava-test-case, the way kernel CI labs report kselftests: the suite writes
+# TAP 13 (kselftest conventions) and each "ok"/"not ok" line becomes one case.
+# Arguments go to the suite (e.g. --tcpsem_profile=...).
+set -eu
+tap="${TCPSEM_TAP_FILE:-/tmp/tcpsem.tap}"
+status=0
+tcpsem --tcpsem_tap="$tap" --gtest_brief=1 "$@" >/tmp/tcpsem.log 2>&1 || status=$?
+# "ok 12 Rfc2525/...V4_Unread1_..." / "not ok 3 name" / "... # SKIP reason"
+sed -n -E 's/^(not ok|ok) [0-9]+ ([^#]*[^ #])( # SKIP.*)?$/\1|\2|\3/p' "$tap" |
+while IFS='|' read -r verdict name skip; do
+  case "$name" in *[!A-Za-z0-9_./-]*) name=$(printf '%s' "$name" | tr -c 'A-Za-z0-9_./-' '_') ;; esac
+  if [ -n "$skip" ]; then result=skip
+  elif [ "$verdict" = ok ]; then result=pass
+  else result=fail
+  fi
+  lava-test-case "$name" --result "$result"
+done
+# kselftest exit codes: 0 all passed, 1 a failure, 4 everything skipped.
+lava-test-case tcpsem-suite --result "$([ $status -eq 0 ] && echo pass || echo fail)"
+exit 0

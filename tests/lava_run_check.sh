@@ -1,0 +1,19 @@
+#!/bin/sh
+# Checks ci/lava/tcpsem-run.sh against the real suite with a stand-in for
+# LAVA's lava-test-case that logs its arguments: one case per TAP line, with
+# pass/skip/fail taken from the TAP verdict.
+set -eu
+matrix="$1"; repo="$2"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+mkdir "$work/bin"
+printf '#!/bin/sh\necho "$@" >> %s/cases\n' "$work" > "$work/bin/lava-test-case"
+printf '#!/bin/sh\nexec %s "$@"\n' "$matrix" > "$work/bin/tcpsem"
+chmod +x "$work/bin/"*
+PATH="$work/bin:$PATH" TCPSEM_TAP_FILE="$work/t.tap" \
+  "$repo/ci/lava/tcpsem-run.sh" --gtest_filter='Rfc2525/*/V4_Unread1_LingerOff_*'
+cases=$(grep -c -- '--result pass' "$work/cases" || true)
+total=$(grep -c '' "$work/cases")
+echo "lava cases: $total ($cases pass)"
+# 10 cells + the suite verdict, all passing.
+[ "$total" -eq 11 ] && [ "$cases" -eq 11 ]
+grep -q '^Rfc2525/CloseMatrixTest.AgreesWithRuleTable/V4_Unread1_LingerOff_NoShutdown_PeerOpen --result pass$' "$work/cases"
