@@ -150,7 +150,7 @@ build_base() {
   if grep -q '^MISSING' <<<"$libs"; then
     die "ldd $BINARY: $(grep '^MISSING' <<<"$libs" | cut -d' ' -f2 | tr '\n' ' ')not found"
   fi
-  key=$( { sha256sum "$BINARY" "$BUSYBOX" "$HERE/init.sh" "$0";
+  key=$( { sha256sum "$BINARY" "$BUSYBOX" "$HERE/init.sh" "$0" "$REPO"/fixtures/profiles/*.conf;
            for lib in $libs; do echo "$lib $(sha256sum <"$(readlink -f "$lib")")"; done; } |
          sha256sum | cut -c1-16)
   out=$CACHE/initramfs/base-$key.cpio
@@ -165,6 +165,8 @@ build_base() {
     done
     install -m 0755 "$HERE/init.sh" "$root/init"
     cp "$BINARY" "$root/opt/tcpsem/suite"
+    # The shipped sysctl profiles (init.sh points TCPSEM_PROFILE_DIR here).
+    cp -r "$REPO/fixtures/profiles" "$root/opt/tcpsem/profiles"
     for lib in $libs; do
       mkdir -p "$root$(dirname "$lib")"
       cp -L "$lib" "$root$lib"

@@ -127,6 +127,7 @@ meta suite_timeout "$SUITE_TIMEOUT"
 meta suite_start_uptime "$(cut -d' ' -f1 /proc/uptime)"
 echo "tcpsem-init: running /opt/tcpsem/suite $*"
 cd /tmp || exit 1
+export TCPSEM_PROFILE_DIR=/opt/tcpsem/profiles
 if [ "$SUITE_TIMEOUT" -gt 0 ]; then
   set -- timeout -s KILL "$SUITE_TIMEOUT" /opt/tcpsem/suite "$@"
 else
