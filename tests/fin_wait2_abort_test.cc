@@ -1,0 +1,137 @@
+// TCP_LINGER2 < 0: an application that shut down its sending side and
+// closes while waiting in FIN_WAIT2 for the peer's FIN asks the kernel not
+// to wait at all: tcp_close() resets the connection at once
+// (TCPAbortOnLinger, reason TCP_ABORT_ON_LINGER), where the default hands it
+// to a FIN_WAIT2 timewait socket and sends nothing.
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "absl/strings/str_cat.h"
+#include "fixtures/kernel_version.h"
+#include "fixtures/mib_counters.h"
+#include "fixtures/observation.h"
+#include "fixtures/reset_reason.h"
+#include "fixtures/sock_diag.h"
+#include "fixtures/socket_pair.h"
+#include "fixtures/stage.h"
+#include "fixtures/tcp_state.h"
+#include "fixtures/wait_until.h"
+#include "fixtures/wire_capture.h"
+#include "gtest/gtest.h"
+#include "tests/teardown_test.h"
+
+namespace tcpsem {
+namespace {
+
+constexpr absl::Duration kDeadline = absl::Seconds(3);
+
+struct Linger2Case {
+  Family family;
+  bool abort;  // TCP_LINGER2 = -1, or left at its default
+};
+void PrintTo(const Linger2Case& c, std::ostream* os) {
+  *os << FamilyName(c.family) << (c.abort ? " TCP_LINGER2=-1" : " default");
+}
+
+class FinWait2AbortTest : public TeardownTest,
+                          public ::testing::WithParamInterface<Linger2Case> {};
+
+TEST_P(FinWait2AbortTest, CloseInFinWait2) {
+  const Linger2Case c = GetParam();
+  RequireFamily(c.family);
+  if (IsSkipped()) return;
+  absl::StatusOr<Listener> listener = Listen(c.family);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  absl::StatusOr<std::unique_ptr<WireCapture>> wire =
+      WireCapture::Start(listener->port);
+  if (absl::IsPermissionDenied(wire.status())) {
+    GTEST_SKIP() << wire.status().message();
+  }
+  ASSERT_TRUE(wire.ok()) << wire.status();
+  absl::StatusOr<std::unique_ptr<ResetReasonWatch>> resets =
+      WatchResets(listener->port);
+  absl::StatusOr<ConnectedPair> pair = Connect(c.family, *listener);
+  ASSERT_TRUE(pair.ok()) << pair.status();
+  listener->fd.reset();
+  const int closer = pair->closer.get();
+  if (c.abort) {
+    const int linger2 = -1;
+    ASSERT_EQ(::setsockopt(closer, IPPROTO_TCP, TCP_LINGER2, &linger2,
+                           sizeof(linger2)),
+              0);
+  }
+  // SHUT_WR, then wait for the peer's (delayed) ACK: FIN_WAIT2.
+  ASSERT_EQ(::shutdown(closer, SHUT_WR), 0);
+  ASSERT_TRUE(WaitUntil(
+                  [&]() -> absl::StatusOr<bool> {
+                    absl::StatusOr<int> state = TcpState(closer);
+                    if (!state.ok()) return state.status();
+                    return TcpStateName(*state) == "FIN_WAIT2";
+                  },
+                  kDeadline, "FIN_WAIT2")
+                  .ok());
+  ASSERT_TRUE((*wire)->Sync(Phase::kShutdown, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> before = ReadTcpMib();
+  ASSERT_TRUE(before.ok());
+
+  ::close(pair->closer.release());
+  ASSERT_TRUE((*wire)->Sync(Phase::kClose, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> after = ReadTcpMib();
+  ASSERT_TRUE(after.ok());
+  MibDelta moved = Subtract(*after, *before);
+  Observation o;
+  o.segments = (*wire)->segments();
+  absl::StatusOr<std::vector<DiagSocket>> left =
+      ListTcpSocketsOnPort(listener->port);
+  ASSERT_TRUE(left.ok());
+  std::string closer_left = "gone";
+  for (const DiagSocket& s : *left) {
+    if (s.local_port == listener->port && s.remote_port == pair->peer_port) {
+      closer_left = TcpStateName(s.state);
+    }
+  }
+
+  if (c.abort) {
+    // tcp_close(): 'if (READ_ONCE(tp->linger2) < 0)' in FIN_WAIT2: RST,
+    // LINUX_MIB_TCPABORTONLINGER.
+    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "RST");
+    EXPECT_EQ(moved["TCPAbortOnLinger"], 1);
+    EXPECT_EQ(moved["OutRsts"], 1);
+    EXPECT_EQ(closer_left, "gone");
+  } else {
+    // Default: tcp_time_wait(sk, TCP_FIN_WAIT2, tmo), nothing on the wire.
+    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "-");
+    EXPECT_EQ(moved["TCPAbortOnLinger"], 0);
+    EXPECT_EQ(closer_left, "FIN_WAIT2");
+  }
+  absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
+  if (resets.ok() && kernel.ok() && *kernel >= KernelVersion{6, 18, 0}) {
+    (*resets)->set_peer_port(pair->peer_port);
+    absl::StatusOr<std::vector<ResetEvent>> events = (*resets)->Collect();
+    ASSERT_TRUE(events.ok()) << events.status();
+    ASSERT_EQ(events->size(), c.abort ? 1u : 0u);
+    if (c.abort) {
+      EXPECT_EQ(events->front().reason, "TCP_ABORT_ON_LINGER");
+    }
+  } else {
+    RecordProperty("reset_reasons",
+                   resets.ok() ? "not pinned before 6.18"
+                               : std::string(resets.status().message()));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(FinWait2, FinWait2AbortTest,
+                         ::testing::Values(Linger2Case{Family::kV4, true},
+                                           Linger2Case{Family::kV6, true},
+                                           Linger2Case{Family::kV4, false},
+                                           Linger2Case{Family::kV6, false}),
+                         [](const ::testing::TestParamInfo<Linger2Case>& info) {
+                           return absl::StrCat(FamilyName(info.param.family),
+                                               info.param.abort
+                                                   ? "_Linger2Negative"
+                                                   : "_Linger2Default");
+                         });
+
+}  // namespace
+}  // namespace tcpsem
