@@ -39,21 +39,12 @@ class FinWait2AbortTest : public TeardownTest,
 
 TEST_P(FinWait2AbortTest, CloseInFinWait2) {
   const Linger2Case c = GetParam();
-  RequireFamily(c.family);
-  if (IsSkipped()) return;
-  absl::StatusOr<Listener> listener = Listen(c.family);
-  ASSERT_TRUE(listener.ok()) << listener.status();
-  absl::StatusOr<std::unique_ptr<WireCapture>> wire =
-      WireCapture::Start(listener->port);
-  if (absl::IsPermissionDenied(wire.status())) {
-    GTEST_SKIP() << wire.status().message();
-  }
-  ASSERT_TRUE(wire.ok()) << wire.status();
-  absl::StatusOr<std::unique_ptr<ResetReasonWatch>> resets =
-      WatchResets(listener->port);
-  absl::StatusOr<ConnectedPair> pair = Connect(c.family, *listener);
-  ASSERT_TRUE(pair.ok()) << pair.status();
-  listener->fd.reset();
+  Connection connection;
+  OpenConnection(c.family, connection);
+  if (IsSkipped() || HasFatalFailure()) return;
+  ConnectedPair* pair = &connection.pair;
+  std::unique_ptr<WireCapture>* wire = &connection.wire;
+  const uint16_t port = pair->closer_port;
   const int closer = pair->closer.get();
   if (c.abort) {
     const int linger2 = -1;
@@ -82,12 +73,11 @@ TEST_P(FinWait2AbortTest, CloseInFinWait2) {
   MibDelta moved = Subtract(*after, *before);
   Observation o;
   o.segments = (*wire)->segments();
-  absl::StatusOr<std::vector<DiagSocket>> left =
-      ListTcpSocketsOnPort(listener->port);
+  absl::StatusOr<std::vector<DiagSocket>> left = ListTcpSocketsOnPort(port);
   ASSERT_TRUE(left.ok());
   std::string closer_left = "gone";
   for (const DiagSocket& s : *left) {
-    if (s.local_port == listener->port && s.remote_port == pair->peer_port) {
+    if (s.local_port == port && s.remote_port == pair->peer_port) {
       closer_left = TcpStateName(s.state);
     }
   }
@@ -106,18 +96,14 @@ TEST_P(FinWait2AbortTest, CloseInFinWait2) {
     EXPECT_EQ(closer_left, "FIN_WAIT2");
   }
   absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
-  if (resets.ok() && kernel.ok() && *kernel >= KernelVersion{6, 18, 0}) {
-    (*resets)->set_peer_port(pair->peer_port);
-    absl::StatusOr<std::vector<ResetEvent>> events = (*resets)->Collect();
+  if (connection.resets && kernel.ok() && *kernel >= KernelVersion{6, 18, 0}) {
+    absl::StatusOr<std::vector<ResetEvent>> events =
+        connection.resets->Collect();
     ASSERT_TRUE(events.ok()) << events.status();
     ASSERT_EQ(events->size(), c.abort ? 1u : 0u);
     if (c.abort) {
       EXPECT_EQ(events->front().reason, "TCP_ABORT_ON_LINGER");
     }
-  } else {
-    RecordProperty("reset_reasons",
-                   resets.ok() ? "not pinned before 6.18"
-                               : std::string(resets.status().message()));
   }
 }
 

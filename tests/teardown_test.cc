@@ -34,6 +34,33 @@ void TeardownTest::RequireFamily(Family family) {
   }
 }
 
+void TeardownTest::OpenConnection(Family family, Connection& out) {
+  RequireFamily(family);
+  if (IsSkipped()) return;
+  absl::StatusOr<Listener> listener = Listen(family);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  absl::StatusOr<std::unique_ptr<WireCapture>> wire =
+      WireCapture::Start(listener->port);
+  if (absl::IsPermissionDenied(wire.status())) {
+    GTEST_SKIP() << wire.status().message();
+  }
+  ASSERT_TRUE(wire.ok()) << wire.status();
+  out.wire = *std::move(wire);
+  absl::StatusOr<ConnectedPair> pair = Connect(family, *listener);
+  ASSERT_TRUE(pair.ok()) << pair.status();
+  out.pair = *std::move(pair);
+  listener->fd.reset();
+  absl::StatusOr<std::unique_ptr<ResetReasonWatch>> resets =
+      WatchResets(out.pair.closer_port);
+  if (resets.ok()) {
+    out.resets = *std::move(resets);
+    out.resets->set_peer_port(out.pair.peer_port);
+  } else {
+    RecordProperty("reset_reasons", std::string("unavailable: ") +
+                                        std::string(resets.status().message()));
+  }
+}
+
 std::optional<CellResult> TeardownTest::StageAndJudge(
     const Scenario& scenario, const StageOptions& options,
     bool expect_agreement) {

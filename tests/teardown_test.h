@@ -8,6 +8,9 @@
 
 #include "fixtures/cell_result.h"
 #include "fixtures/netns.h"
+#include "fixtures/reset_reason.h"
+#include "fixtures/socket_pair.h"
+#include "fixtures/wire_capture.h"
 #include "gtest/gtest.h"
 
 namespace tcpsem {
@@ -23,6 +26,18 @@ class TeardownTest : public ::testing::Test {
   std::optional<CellResult> StageAndJudge(const Scenario& scenario,
                                           const StageOptions& options = {},
                                           bool expect_agreement = true);
+
+  // For scenario tests outside the matrix: a connected pair of `family`
+  // with the wire captured and RST reasons watched (null when that witness
+  // is unavailable here). The listener is closed. Fails or skips the test
+  // (check HasFatalFailure()/IsSkipped()) when it cannot be set up.
+  struct Connection {
+    ConnectedPair pair;
+    std::unique_ptr<WireCapture> wire;
+    std::unique_ptr<ResetReasonWatch> resets;
+  };
+  void OpenConnection(Family family, Connection& out);
+
   std::optional<PrivateNetns> netns_;
 };
 

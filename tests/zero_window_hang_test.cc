@@ -55,21 +55,12 @@ class ZeroWindowHangTest : public TeardownTest,
  protected:
   // A connected pair whose peer is blocked in send() on a zero window.
   void StageBlockedPeer() {
-    RequireFamily(GetParam());
-    if (IsSkipped()) return;
-    absl::StatusOr<Listener> listener = Listen(GetParam());
-    ASSERT_TRUE(listener.ok()) << listener.status();
-    port_ = listener->port;
-    absl::StatusOr<std::unique_ptr<WireCapture>> wire =
-        WireCapture::Start(port_);
-    if (absl::IsPermissionDenied(wire.status())) {
-      GTEST_SKIP() << wire.status().message();
-    }
-    ASSERT_TRUE(wire.ok()) << wire.status();
-    wire_ = *std::move(wire);
-    absl::StatusOr<ConnectedPair> pair = Connect(GetParam(), *listener);
-    ASSERT_TRUE(pair.ok()) << pair.status();
-    pair_ = *std::move(pair);
+    Connection connection;
+    OpenConnection(GetParam(), connection);
+    if (IsSkipped() || HasFatalFailure()) return;
+    pair_ = std::move(connection.pair);
+    wire_ = std::move(connection.wire);
+    port_ = pair_.closer_port;
     writer_ = std::make_unique<BlockedWriter>(pair_.peer.get());
     ASSERT_TRUE(writer_->WaitUntilBlocked(kDeadline).ok());
     ASSERT_TRUE(wire_->Sync(Phase::kSetup, kDeadline).ok());
