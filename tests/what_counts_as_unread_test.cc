@@ -1,0 +1,125 @@
+// What counts as unread for RFC 2525 2.17: __tcp_close() sums the sequence
+// space still in the receive queue (each skb's, minus a FIN), which is not
+// always what SIOCINQ (tcp_inq()) reports. Verified on 6.18:
+//  - data only peeked (MSG_PEEK) is unread: RST;
+//  - data read exactly up to the peer's FIN, the EOF itself not read, is
+//    not: the FIN is not data, so close() answers with its own FIN;
+//  - an urgent byte read out of band (MSG_OOB) with the normal data before
+//    it unread: RST;
+//  - the urgent byte read with MSG_OOB and every normal byte read too: still
+//    RST, although SIOCINQ says 0: the urgent byte's sequence space stays in
+//    the queue until a later read skips it (tcp_recvmsg_locked()'s urg_hole),
+//    and __tcp_close() counts it;
+//  - data that arrives after shutdown(SHUT_RD) is queued, unread: RST.
+#include <sys/socket.h>
+
+#include "absl/strings/str_cat.h"
+#include "fixtures/mib_counters.h"
+#include "fixtures/observation.h"
+#include "fixtures/wait_until.h"
+#include "gtest/gtest.h"
+#include "tests/teardown_test.h"
+
+namespace tcpsem {
+namespace {
+
+constexpr absl::Duration kDeadline = absl::Seconds(3);
+
+enum class Reading {
+  kPeekedOnly,          // 10 bytes, read with MSG_PEEK only
+  kReadUpToFin,         // 10 bytes + FIN; the 10 read, the EOF not
+  kUrgentReadOob,       // 1 urgent byte read with MSG_OOB, 9 normal bytes not
+  kUrgentAndDataRead,   // all 9 normal bytes and the urgent one read
+  kArrivedAfterShutRd,  // SHUT_RD first, then 10 bytes arrive
+};
+
+struct Case {
+  Reading reading;
+  const char* name;
+  const char* close_emits;  // what close() puts on the wire
+  int aborts_on_close;      // TCPAbortOnClose delta
+};
+
+class WhatCountsAsUnreadTest : public TeardownTest,
+                               public ::testing::WithParamInterface<Case> {};
+
+absl::Status WaitForQueued(int fd, int bytes) {
+  return WaitUntil(
+      [&]() -> absl::StatusOr<bool> {
+        absl::StatusOr<int> inq = BytesInReceiveQueue(fd);
+        if (!inq.ok()) return inq.status();
+        return *inq >= bytes;
+      },
+      kDeadline, absl::StrCat(bytes, " bytes queued"));
+}
+
+TEST_P(WhatCountsAsUnreadTest, CloseDecides) {
+  const Case c = GetParam();
+  Connection connection;
+  OpenConnection(Family::kV4, connection);
+  if (IsSkipped() || HasFatalFailure()) return;
+  const int closer = connection.pair.closer.get();
+  const int peer = connection.pair.peer.get();
+  char buffer[64];
+  switch (c.reading) {
+    case Reading::kPeekedOnly:
+      ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
+      ASSERT_TRUE(WaitForQueued(closer, 10).ok());
+      ASSERT_EQ(::recv(closer, buffer, sizeof(buffer), MSG_PEEK), 10);
+      break;
+    case Reading::kReadUpToFin:
+      ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
+      ASSERT_EQ(::shutdown(peer, SHUT_WR), 0);
+      ASSERT_TRUE(WaitForQueued(closer, 10).ok());
+      ASSERT_EQ(::recv(closer, buffer, 10, MSG_WAITALL), 10);
+      break;
+    case Reading::kUrgentReadOob:
+    case Reading::kUrgentAndDataRead:
+      ASSERT_EQ(::send(peer, "012345678", 9, 0), 9);
+      ASSERT_EQ(::send(peer, "U", 1, MSG_OOB), 1);
+      ASSERT_TRUE(WaitUntil(
+                      [&]() -> absl::StatusOr<bool> {
+                        return ::recv(closer, buffer, 1,
+                                      MSG_OOB | MSG_DONTWAIT) == 1;
+                      },
+                      kDeadline, "the urgent byte")
+                      .ok());
+      if (c.reading == Reading::kUrgentAndDataRead) {
+        ASSERT_EQ(::recv(closer, buffer, 9, MSG_WAITALL), 9);
+      }
+      break;
+    case Reading::kArrivedAfterShutRd:
+      ASSERT_EQ(::shutdown(closer, SHUT_RD), 0);
+      ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
+      ASSERT_TRUE(WaitForQueued(closer, 10).ok());
+      break;
+  }
+  absl::StatusOr<int> queued = BytesInReceiveQueue(closer);
+  ASSERT_TRUE(queued.ok());
+  RecordProperty("queued_at_close", absl::StrCat(*queued));
+  ASSERT_TRUE(connection.wire->Sync(Phase::kShutdown, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> before = ReadTcpMib();
+  ASSERT_TRUE(before.ok());
+  ::close(connection.pair.closer.release());
+  ASSERT_TRUE(connection.wire->Sync(Phase::kClose, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> after = ReadTcpMib();
+  ASSERT_TRUE(after.ok());
+  Observation o;
+  o.segments = connection.wire->segments();
+  EXPECT_EQ(o.CloserEmitted(Phase::kClose), c.close_emits)
+      << "SIOCINQ at close: " << *queued;
+  EXPECT_EQ(Subtract(*after, *before)["TCPAbortOnClose"], c.aborts_on_close);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    WhatCountsAsUnread, WhatCountsAsUnreadTest,
+    ::testing::Values(
+        Case{Reading::kPeekedOnly, "PeekedOnly", "RST", 1},
+        Case{Reading::kReadUpToFin, "ReadUpToFinNotEof", "FIN", 0},
+        Case{Reading::kUrgentReadOob, "UrgentReadOobDataNot", "RST", 1},
+        Case{Reading::kUrgentAndDataRead, "UrgentAndDataRead", "RST", 1},
+        Case{Reading::kArrivedAfterShutRd, "ArrivedAfterShutRd", "RST", 1}),
+    [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace tcpsem
