@@ -1,0 +1,101 @@
+// A listener closed while connections it completed still wait in its accept
+// queue, holding data their peers sent: nobody will ever read that data, so
+// each connection is reset (inet_csk_listen_stop() -> inet_child_forget()
+// -> tcp_disconnect(): RFC 2525 2.17's "data was lost" for every child).
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "absl/strings/str_cat.h"
+#include "fixtures/mib_counters.h"
+#include "fixtures/observation.h"
+#include "fixtures/sock_diag.h"
+#include "fixtures/socket_pair.h"
+#include "fixtures/tcp_state.h"
+#include "fixtures/wait_until.h"
+#include "fixtures/wire_capture.h"
+#include "gtest/gtest.h"
+#include "tests/teardown_test.h"
+
+namespace tcpsem {
+namespace {
+
+constexpr absl::Duration kDeadline = absl::Seconds(3);
+constexpr int kQueued = 3;
+constexpr int kBytes = 10;
+
+class ListenerCloseTest : public TeardownTest,
+                          public ::testing::WithParamInterface<Family> {};
+
+TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
+  RequireFamily(GetParam());
+  if (IsSkipped()) return;
+  absl::StatusOr<Listener> listener = Listen(GetParam());
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  const uint16_t port = listener->port;
+  absl::StatusOr<std::unique_ptr<WireCapture>> wire = WireCapture::Start(port);
+  if (absl::IsPermissionDenied(wire.status())) {
+    GTEST_SKIP() << wire.status().message();
+  }
+  ASSERT_TRUE(wire.ok()) << wire.status();
+  std::vector<UniqueFd> peers;
+  for (int i = 0; i < kQueued; ++i) {
+    absl::StatusOr<UniqueFd> peer = ConnectPeer(GetParam(), *listener);
+    ASSERT_TRUE(peer.ok()) << peer.status();
+    ASSERT_EQ(::send(peer->get(), "0123456789", kBytes, 0), kBytes);
+    peers.push_back(*std::move(peer));
+  }
+  // Every child is ESTABLISHED in the accept queue (inode 0) with the data.
+  ASSERT_TRUE(WaitUntil(
+                  [&]() -> absl::StatusOr<bool> {
+                    absl::StatusOr<std::vector<DiagSocket>> sockets =
+                        ListTcpSocketsOnPort(port);
+                    if (!sockets.ok()) return sockets.status();
+                    int ready = 0;
+                    for (const DiagSocket& s : *sockets) {
+                      ready += s.local_port == port &&
+                               TcpStateName(s.state) == "ESTABLISHED" &&
+                               s.rqueue == static_cast<uint32_t>(kBytes);
+                    }
+                    return ready == kQueued;
+                  },
+                  kDeadline, "the queued children to hold their data")
+                  .ok());
+  ASSERT_TRUE((*wire)->Sync(Phase::kShutdown, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> before = ReadTcpMib();
+  ASSERT_TRUE(before.ok());
+
+  listener->fd.reset();  // close() of the listener
+  ASSERT_TRUE((*wire)->Sync(Phase::kClose, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> after = ReadTcpMib();
+  ASSERT_TRUE(after.ok());
+  MibDelta moved = Subtract(*after, *before);
+  int resets = 0;
+  for (const Segment& s : (*wire)->segments()) {
+    resets += s.phase == Phase::kClose && s.direction == Direction::kToPeer &&
+              s.has(TH_RST);
+  }
+  EXPECT_EQ(resets, kQueued) << "one RST per queued connection";
+  EXPECT_EQ(moved["OutRsts"], kQueued);
+  // Both ends of each leave ESTABLISHED; and these resets come from
+  // tcp_disconnect(), not __tcp_close(): TCPAbortOnClose does not count them.
+  EXPECT_EQ(moved["EstabResets"], 2 * kQueued);
+  EXPECT_EQ(moved["TCPAbortOnClose"], 0);
+  RecordProperty("counters_at_close", DeltaToString(moved));
+  absl::StatusOr<std::vector<DiagSocket>> left = ListTcpSocketsOnPort(port);
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty()) << "sockets left: " << left->size();
+  for (UniqueFd& peer : peers) {
+    char byte;
+    EXPECT_EQ(::recv(peer.get(), &byte, 1, 0), -1);
+    EXPECT_EQ(errno, ECONNRESET);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ListenerClose, ListenerCloseTest,
+                         ::testing::Values(Family::kV4, Family::kV6),
+                         [](const ::testing::TestParamInfo<Family>& info) {
+                           return FamilyName(info.param);
+                         });
+
+}  // namespace
+}  // namespace tcpsem
