@@ -1,0 +1,136 @@
+// SO_LINGER with a timeout: close() waits until the FIN is acknowledged or
+// the timeout passes (inet_release() -> __tcp_close() ->
+// sk_stream_wait_close()), on blocking and non-blocking sockets alike. With
+// the peer's window open it returns as soon as the (delayed) ACK of the FIN
+// arrives; with the peer's window closed the FIN waits behind the closer's
+// own unsent data and close() returns after the full linger time, leaving an
+// orphan in FIN_WAIT1 that still holds the data. Nothing is unread, so no
+// RST either way.
+#include <fcntl.h>
+#include <poll.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "fixtures/mib_counters.h"
+#include "fixtures/observation.h"
+#include "fixtures/sock_diag.h"
+#include "fixtures/socket_pair.h"
+#include "fixtures/tcp_state.h"
+#include "fixtures/wait_until.h"
+#include "gtest/gtest.h"
+#include "tests/teardown_test.h"
+
+namespace tcpsem {
+namespace {
+
+constexpr absl::Duration kDeadline = absl::Seconds(3);
+constexpr int kLingerSeconds = 1;
+
+struct Case {
+  bool peer_window_closed;
+  bool nonblocking;
+  const char* name;
+};
+
+class LingerWaitTest : public TeardownTest,
+                       public ::testing::WithParamInterface<Case> {};
+
+TEST_P(LingerWaitTest, CloseWaitsForTheFinOrTheTimeout) {
+  const Case c = GetParam();
+  Connection connection;
+  OpenConnection(Family::kV4, connection);
+  if (IsSkipped() || HasFatalFailure()) return;
+  const int closer = connection.pair.closer.get();
+  // The closer's own data, which the peer never reads.
+  std::vector<char> data(64 * 1024, 'c');
+  if (c.peer_window_closed) {
+    // Write until the peer's window is zero and the closer's buffer full.
+    ASSERT_TRUE(WaitUntil(
+                    [&]() -> absl::StatusOr<bool> {
+                      while (::send(closer, data.data(), data.size(),
+                                    MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {
+                      }
+                      absl::StatusOr<uint32_t> window =
+                          PeerAdvertisedWindow(closer);
+                      if (!window.ok()) return window.status();
+                      return *window == 0;
+                    },
+                    kDeadline, "the peer's zero window", closer, POLLOUT)
+                    .ok());
+  } else {
+    ASSERT_EQ(::send(closer, data.data(), 4096, 0), 4096);
+    ASSERT_TRUE(WaitUntil(
+                    [&]() -> absl::StatusOr<bool> {
+                      absl::StatusOr<int> outq = BytesInSendQueue(closer);
+                      if (!outq.ok()) return outq.status();
+                      return *outq == 0;  // all acknowledged
+                    },
+                    kDeadline, "the data to be acknowledged")
+                    .ok());
+  }
+  const struct linger linger = {1, kLingerSeconds};
+  ASSERT_EQ(
+      ::setsockopt(closer, SOL_SOCKET, SO_LINGER, &linger, sizeof(linger)), 0);
+  if (c.nonblocking) {
+    ASSERT_EQ(::fcntl(closer, F_SETFL, ::fcntl(closer, F_GETFL) | O_NONBLOCK),
+              0);
+  }
+  absl::StatusOr<int> unsent = BytesInSendQueue(closer);
+  ASSERT_TRUE(unsent.ok());
+  ASSERT_TRUE(connection.wire->Sync(Phase::kShutdown, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> before = ReadTcpMib();
+  ASSERT_TRUE(before.ok());
+
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(::close(connection.pair.closer.release()), 0);
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(connection.wire->Sync(Phase::kClose, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> after = ReadTcpMib();
+  ASSERT_TRUE(after.ok());
+  absl::StatusOr<std::vector<DiagSocket>> left =
+      ListTcpSocketsOnPort(connection.pair.closer_port);
+  ASSERT_TRUE(left.ok());
+  std::string closer_state = "gone";
+  for (const DiagSocket& s : *left) {
+    if (s.local_port == connection.pair.closer_port) {
+      closer_state = TcpStateName(s.state);
+    }
+  }
+  RecordProperty("close_took_us",
+                 absl::StrCat(absl::ToInt64Microseconds(took)));
+  std::cout << c.name << ": close() took " << absl::FormatDuration(took)
+            << " with " << *unsent << " bytes unacknowledged; closer now "
+            << closer_state << "\n";
+  Observation o;
+  o.segments = connection.wire->segments();
+  MibDelta moved = Subtract(*after, *before);
+  EXPECT_EQ(moved["TCPAbortOnClose"] + moved["TCPAbortOnData"] +
+                moved["TCPAbortOnLinger"],
+            0);
+  if (c.peer_window_closed) {
+    // The whole linger time, then an orphan in FIN_WAIT1 with the data; the
+    // FIN never left (it waits behind the data the zero window holds).
+    EXPECT_GE(took, absl::Seconds(kLingerSeconds) - absl::Milliseconds(20));
+    EXPECT_LT(took, absl::Seconds(kLingerSeconds) + absl::Milliseconds(500));
+    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "-");
+    EXPECT_EQ(closer_state, "FIN_WAIT1");
+  } else {
+    // Back as soon as the FIN is acknowledged: well under the linger time.
+    EXPECT_LT(took, absl::Milliseconds(500));
+    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "FIN");
+    EXPECT_EQ(closer_state, "FIN_WAIT2");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    LingerWait, LingerWaitTest,
+    ::testing::Values(Case{false, false, "PeerWindowOpen"},
+                      Case{false, true, "PeerWindowOpenNonBlocking"},
+                      Case{true, false, "PeerWindowClosed"},
+                      Case{true, true, "PeerWindowClosedNonBlocking"}),
+    [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace tcpsem
