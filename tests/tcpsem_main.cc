@@ -25,6 +25,7 @@
 #include "fixtures/run_profile.h"
 #include "fixtures/suite_flags.h"
 #include "fixtures/tap_listener.h"  // TAP/leak-check listeners
+#include "fixtures/text_file.h"
 #include "gtest/gtest.h"
 
 namespace tcpsem {
@@ -161,6 +162,15 @@ int main(int argc, char** argv) {
   if (!tcpsem::FlagsKnown(argc, argv)) return 2;
   absl::ParseCommandLine(argc, argv);
   if (!tcpsem::ArtifactsDirUsable()) return 2;
+  for (const std::string& output :
+       {absl::GetFlag(FLAGS_tcpsem_record), absl::GetFlag(FLAGS_tcpsem_html)}) {
+    if (output.empty()) continue;
+    if (absl::Status s = tcpsem::ProbeWritable(output); !s.ok()) {
+      std::cerr << "tcpsem: cannot write " << output << ": " << s.message()
+                << "\n";
+      return 2;
+    }
+  }
   const std::string spec = tcpsem::ProfileSpec();
   if (absl::Status s =
           tcpsem::SelectRunProfile(spec, tcpsem::GlobalSysctlsAllowed());
