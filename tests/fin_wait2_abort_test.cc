@@ -12,6 +12,7 @@
 #include "fixtures/mib_counters.h"
 #include "fixtures/observation.h"
 #include "fixtures/reset_reason.h"
+#include "fixtures/rule_table.h"
 #include "fixtures/sock_diag.h"
 #include "fixtures/socket_pair.h"
 #include "fixtures/stage.h"
@@ -96,7 +97,7 @@ TEST_P(FinWait2AbortTest, CloseInFinWait2) {
     EXPECT_EQ(closer_left, "FIN_WAIT2");
   }
   absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
-  if (connection.resets && kernel.ok() && *kernel >= KernelVersion{6, 18, 0}) {
+  if (connection.resets && kernel.ok() && *kernel >= kResetReasonsPinnedSince) {
     absl::StatusOr<std::vector<ResetEvent>> events =
         connection.resets->Collect();
     ASSERT_TRUE(events.ok()) << events.status();

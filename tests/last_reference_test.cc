@@ -15,6 +15,7 @@
 #include "fixtures/kernel_version.h"
 #include "fixtures/mib_counters.h"
 #include "fixtures/observation.h"
+#include "fixtures/rule_table.h"
 #include "fixtures/stage.h"
 #include "fixtures/wait_until.h"
 #include "gtest/gtest.h"
@@ -152,7 +153,7 @@ TEST_P(LastReferenceTest, OnlyTheLastReferenceTearsDown) {
   }
   absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
   if (connection.resets && c.unread && kernel.ok() &&
-      *kernel >= KernelVersion{6, 18, 0}) {
+      *kernel >= kResetReasonsPinnedSince) {
     absl::StatusOr<std::vector<ResetEvent>> events =
         connection.resets->Collect();
     ASSERT_TRUE(events.ok()) << events.status();

@@ -7,8 +7,8 @@
 // orphan in FIN_WAIT1 that still holds the data. Nothing is unread, so no
 // RST either way.
 #include <fcntl.h>
-#include <poll.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "absl/strings/str_cat.h"
