@@ -43,10 +43,10 @@ TEST_P(FinWait2AbortTest, CloseInFinWait2) {
   Connection connection;
   OpenConnection(c.family, connection);
   if (IsSkipped() || HasFatalFailure()) return;
-  ConnectedPair* pair = &connection.pair;
-  std::unique_ptr<WireCapture>* wire = &connection.wire;
-  const uint16_t port = pair->closer_port;
-  const int closer = pair->closer.get();
+  ConnectedPair& pair = connection.pair;
+  WireCapture& wire = *connection.wire;
+  const uint16_t port = pair.closer_port;
+  const int closer = pair.closer.get();
   if (c.abort) {
     const int linger2 = -1;
     ASSERT_EQ(::setsockopt(closer, IPPROTO_TCP, TCP_LINGER2, &linger2,
@@ -63,22 +63,22 @@ TEST_P(FinWait2AbortTest, CloseInFinWait2) {
                   },
                   kDeadline, "FIN_WAIT2")
                   .ok());
-  ASSERT_TRUE((*wire)->Sync(Phase::kShutdown, kDeadline).ok());
+  ASSERT_TRUE(wire.Sync(Phase::kShutdown, kDeadline).ok());
   absl::StatusOr<MibSnapshot> before = ReadTcpMib();
   ASSERT_TRUE(before.ok());
 
-  ::close(pair->closer.release());
-  ASSERT_TRUE((*wire)->Sync(Phase::kClose, kDeadline).ok());
+  ::close(pair.closer.release());
+  ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
   ASSERT_TRUE(after.ok());
   MibDelta moved = Subtract(*after, *before);
   Observation o;
-  o.segments = (*wire)->segments();
+  o.segments = wire.segments();
   absl::StatusOr<std::vector<DiagSocket>> left = ListTcpSocketsOnPort(port);
   ASSERT_TRUE(left.ok());
   std::string closer_left = "gone";
   for (const DiagSocket& s : *left) {
-    if (s.local_port == port && s.remote_port == pair->peer_port) {
+    if (s.local_port == port && s.remote_port == pair.peer_port) {
       closer_left = TcpStateName(s.state);
     }
   }
