@@ -73,27 +73,37 @@ class RecordListener : public ::testing::EmptyTestEventListener {
 };
 
 // Fails early, in one line, when the artifacts directory cannot be used:
-// proves it by creating (and removing) a file there. A directory it had to
-// create for the proof is removed again; a failing cell creates it for real.
+// proves it by creating (and removing) a file in it, or, while it does not
+// exist yet, in its parent (where a failing cell will create it). Nothing is
+// created and removed that another test process might be using: ctest starts
+// many of these at once.
 bool ArtifactsDirUsable() {
   const std::string dir = ArtifactsDir();
-  const bool created = ::mkdir(dir.c_str(), 0755) == 0;
-  std::string probe = dir + "/.tcpsem-write-check-XXXXXX";
+  struct stat st;
+  std::string where = dir;
+  if (::stat(dir.c_str(), &st) != 0) {
+    const size_t slash = dir.find_last_of('/');
+    if (slash == std::string::npos) {
+      where = ".";
+    } else if (slash == 0) {
+      where = "/";
+    } else {
+      where = dir.substr(0, slash);
+    }
+  }
+  std::string probe = absl::StrCat(where, "/.tcpsem-write-check-XXXXXX");
   const int fd = ::mkstemp(probe.data());
   const int err = errno;
   if (fd >= 0) {
     ::close(fd);
     ::unlink(probe.c_str());
+    return true;
   }
-  if (created) ::rmdir(dir.c_str());
-  if (fd < 0) {
-    std::cerr << "tcpsem: artifacts directory '" << dir
-              << "' is not writable: " << ErrnoName(err)
-              << "; choose another with --tcpsem_artifacts or "
-                 "TCPSEM_ARTIFACTS\n";
-    return false;
-  }
-  return true;
+  std::cerr << "tcpsem: artifacts directory '" << dir
+            << "' is not writable: " << ErrnoName(err)
+            << "; choose another with --tcpsem_artifacts or "
+               "TCPSEM_ARTIFACTS\n";
+  return false;
 }
 
 // absl reports an unknown flag with exit status 1, which is also "a test
