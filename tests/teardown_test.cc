@@ -2,9 +2,13 @@
 
 #include <sys/stat.h>
 
+#include <iostream>
+
+#include "absl/algorithm/container.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "fixtures/failure_report.h"
+#include "fixtures/ladder.h"
 #include "fixtures/pcap_file.h"
 #include "fixtures/run_log.h"
 #include "fixtures/run_profile.h"
@@ -46,6 +50,7 @@ void TeardownTest::OpenConnection(Family family, Connection& out) {
   }
   ASSERT_TRUE(wire.ok()) << wire.status();
   out.wire = *std::move(wire);
+  reported_wire_ = out.wire;
   absl::StatusOr<ConnectedPair> pair = Connect(family, *listener);
   ASSERT_TRUE(pair.ok()) << pair.status();
   out.pair = *std::move(pair);
@@ -58,6 +63,34 @@ void TeardownTest::OpenConnection(Family family, Connection& out) {
   } else {
     RecordProperty("reset_reasons", std::string("unavailable: ") +
                                         std::string(resets.status().message()));
+  }
+}
+
+std::string TeardownTest::FailureArtifactPath() {
+  const ::testing::TestInfo* test =
+      ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = absl::StrCat(test->test_suite_name(), ".", test->name());
+  absl::c_replace(name, '/', '_');
+  return absl::StrCat(ArtifactsDir(), "/", name, ".pcap");
+}
+
+void TeardownTest::TearDown() {
+  if (!HasFailure() || reported_wire_ == nullptr) return;
+  // Whatever is still queued in the capture belongs to the story too.
+  if (absl::Status drained = reported_wire_->Drain(Phase::kAfter);
+      !drained.ok()) {
+    std::cout << "(capture not drained: " << drained << ")\n";
+  }
+  std::cout << "profile:  " << RunProfileSummary() << "\n"
+            << "the connection as captured (peer left, closing side right):\n"
+            << RenderLadder(reported_wire_->segments());
+  ::mkdir(ArtifactsDir().c_str(), 0755);  // may exist; write reports errors
+  const std::string path = FailureArtifactPath();
+  if (absl::Status saved = WritePcapFile(reported_wire_->frames(), path);
+      saved.ok()) {
+    std::cout << "capture saved: " << path << "\n";
+  } else {
+    std::cout << "could not save the capture: " << saved << "\n";
   }
 }
 
@@ -89,8 +122,7 @@ std::optional<CellResult> TeardownTest::StageAndJudge(
   }
   if (!result->mismatches.empty() && expect_agreement) {
     ::mkdir(ArtifactsDir().c_str(), 0755);  // may exist; write reports errors
-    const std::string path =
-        absl::StrCat(ArtifactsDir(), "/", scenario.Name(), ".pcap");
+    const std::string path = FailureArtifactPath();
     if (absl::Status saved = WritePcapFile(result->observation.frames, path);
         saved.ok()) {
       result->pcap_path = path;

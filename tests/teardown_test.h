@@ -30,15 +30,25 @@ class TeardownTest : public ::testing::Test {
   // For scenario tests outside the matrix: a connected pair of `family`
   // with the wire captured and RST reasons watched (null when that witness
   // is unavailable here). The listener is closed. Fails or skips the test
-  // (check HasFatalFailure()/IsSkipped()) when it cannot be set up.
+  // (check HasFatalFailure()/IsSkipped()) when it cannot be set up. Should
+  // the test fail, TearDown() prints the connection's ladder and saves its
+  // capture (FailureArtifactPath()).
   struct Connection {
     ConnectedPair pair;
-    std::unique_ptr<WireCapture> wire;
+    std::shared_ptr<WireCapture> wire;
     std::unique_ptr<ResetReasonWatch> resets;
   };
   void OpenConnection(Family family, Connection& out);
 
+  void TearDown() override;
+  // <artifacts>/<suite>.<test>.pcap, one per test (parameters included).
+  static std::string FailureArtifactPath();
+
   std::optional<PrivateNetns> netns_;
+
+ private:
+  // The capture of the last OpenConnection(), for the failure report.
+  std::shared_ptr<WireCapture> reported_wire_;
 };
 
 }  // namespace tcpsem

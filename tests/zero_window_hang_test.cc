@@ -34,23 +34,6 @@ constexpr absl::Duration kDeadline = absl::Seconds(3);
 // TCP_RTO_MIN: a writer woken sooner was woken by the RST, not by a timer.
 constexpr absl::Duration kPromptly = absl::Milliseconds(200);
 
-// The teardown counters that moved, as the matrix reports them.
-std::string TeardownDelta(const MibSnapshot& after, const MibSnapshot& before) {
-  MibDelta all = Subtract(after, before), kept;
-  for (absl::string_view name : kTeardownCounters) {
-    if (auto it = all.find(std::string(name)); it != all.end()) {
-      kept.insert(*it);
-    }
-  }
-  return DeltaToString(kept);
-}
-
-std::string CloserEmitted(const WireCapture& wire, Phase phase) {
-  Observation o;
-  o.segments = wire.segments();
-  return o.CloserEmitted(phase);
-}
-
 class ZeroWindowHangTest : public TeardownTest,
                            public ::testing::WithParamInterface<Family> {
  protected:
@@ -131,9 +114,9 @@ class ZeroWindowHangTest : public TeardownTest,
               << *unread << " bytes unread\n";
     // RFC 2525 2.17; __tcp_close(): unread data -> RST, TCPAbortOnClose.
     expect("staging.unread_at_close", ">0", *unread > 0 ? ">0" : "0");
-    expect("wire.close", "RST", CloserEmitted(*wire_, Phase::kClose));
+    expect("wire.close", "RST", wire_->CloserEmitted(Phase::kClose));
     expect("counters.close", "EstabResets+2 OutRsts+1 TCPAbortOnClose+1",
-           TeardownDelta(*after, *before));
+           TeardownDeltaToString(*after, *before));
     // tcp_reset() sets ECONNRESET (peer ESTABLISHED); the blocked send()
     // reports it, or the bytes it had queued first (tcp_sendmsg_locked()).
     if (!::testing::Matches(MatchesRegex("([0-9]+ bytes, then )?ECONNRESET"))(
@@ -152,7 +135,7 @@ class ZeroWindowHangTest : public TeardownTest,
   }
 
   uint16_t port_ = 0;
-  std::unique_ptr<WireCapture> wire_;
+  std::shared_ptr<WireCapture> wire_;
   ConnectedPair pair_;
   std::unique_ptr<BlockedWriter> writer_;
 };
@@ -187,7 +170,7 @@ TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
 
   ::close(pair_.closer.release());
   ASSERT_TRUE(wire_->Sync(Phase::kClose, kDeadline).ok());
-  EXPECT_EQ(CloserEmitted(*wire_, Phase::kClose), "FIN");
+  EXPECT_EQ(wire_->CloserEmitted(Phase::kClose), "FIN");
   // Let the peer's (delayed) ACK of the FIN arrive first, so the closed side
   // is the timewait socket, not an orphan still in FIN_WAIT1 (which would
   // count the data as TCPAbortOnData): the same order the matrix stages.
@@ -224,7 +207,7 @@ TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
   ASSERT_TRUE(after.ok());
   // No abort at close (FIN); the answer to the data is counted once.
-  EXPECT_EQ(TeardownDelta(*after, *before), "EstabResets+1 OutRsts+1");
+  EXPECT_EQ(TeardownDeltaToString(*after, *before), "EstabResets+1 OutRsts+1");
 }
 
 INSTANTIATE_TEST_SUITE_P(Rfc2525Hang, ZeroWindowHangTest,
