@@ -8,10 +8,13 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "fixtures/failure_report.h"
+#include "fixtures/kernel_version.h"
 #include "fixtures/ladder.h"
 #include "fixtures/pcap_file.h"
+#include "fixtures/rule_table.h"
 #include "fixtures/run_log.h"
 #include "fixtures/run_profile.h"
+#include "fixtures/stage.h"
 #include "fixtures/suite_flags.h"
 
 namespace tcpsem {
@@ -64,6 +67,25 @@ void TeardownTest::OpenConnection(Family family, Connection& out) {
     RecordProperty("reset_reasons", std::string("unavailable: ") +
                                         std::string(resets.status().message()));
   }
+}
+
+std::optional<std::vector<ResetEvent>> TeardownTest::PinnedResets(
+    const Connection& connection) {
+  if (connection.resets == nullptr) return std::nullopt;  // property set
+  absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
+  if (!kernel.ok() || *kernel < kResetReasonsPinnedSince) {
+    RecordProperty("reset_reasons",
+                   absl::StrCat("not judged: reasons are pinned from ",
+                                kResetReasonsPinnedSince.ToString(),
+                                " on; this kernel is ", KernelRelease()));
+    return std::nullopt;
+  }
+  absl::StatusOr<std::vector<ResetEvent>> events = connection.resets->Collect();
+  if (!events.ok()) {
+    ADD_FAILURE() << "the reset-reason witness failed: " << events.status();
+    return std::nullopt;
+  }
+  return *std::move(events);
 }
 
 std::string TeardownTest::FailureArtifactPath() {

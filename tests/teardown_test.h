@@ -40,6 +40,13 @@ class TeardownTest : public ::testing::Test {
   };
   void OpenConnection(Family family, Connection& out);
 
+  // The connection's RSTs with the kernel's reasons, when that witness can
+  // be judged here: nullopt (and a test property saying why) when the
+  // tracepoint is unavailable or the kernel predates
+  // kResetReasonsPinnedSince; a test failure when reading it fails.
+  std::optional<std::vector<ResetEvent>> PinnedResets(
+      const Connection& connection);
+
   void TearDown() override;
   // <artifacts>/<suite>.<test>.pcap, one per test (parameters included).
   static std::string FailureArtifactPath();
