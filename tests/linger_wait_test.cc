@@ -8,11 +8,11 @@
 // RST either way.
 #include <fcntl.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "fixtures/fill_window.h"
 #include "fixtures/mib_counters.h"
 #include "fixtures/observation.h"
 #include "fixtures/sock_diag.h"
@@ -29,10 +29,18 @@ constexpr absl::Duration kDeadline = absl::Seconds(3);
 constexpr int kLingerSeconds = 1;
 
 struct Case {
+  Family family;
   bool peer_window_closed;
   bool nonblocking;
-  const char* name;
 };
+
+std::string CaseName(const Case& c) {
+  return absl::StrCat(FamilyName(c.family), "_PeerWindow",
+                      c.peer_window_closed ? "Closed" : "Open",
+                      c.nonblocking ? "NonBlocking" : "");
+}
+
+void PrintTo(const Case& c, std::ostream* os) { *os << CaseName(c); }
 
 class LingerWaitTest : public TeardownTest,
                        public ::testing::WithParamInterface<Case> {};
@@ -40,25 +48,15 @@ class LingerWaitTest : public TeardownTest,
 TEST_P(LingerWaitTest, CloseWaitsForTheFinOrTheTimeout) {
   const Case c = GetParam();
   Connection connection;
-  OpenConnection(Family::kV4, connection);
+  OpenConnection(c.family, connection);
   if (IsSkipped() || HasFatalFailure()) return;
   const int closer = connection.pair.closer.get();
   // The closer's own data, which the peer never reads.
-  std::vector<char> data(64 * 1024, 'c');
+  std::vector<char> data(4096, 'c');
   if (c.peer_window_closed) {
-    // Write until the peer's window is zero and the closer's buffer full.
-    ASSERT_TRUE(WaitUntil(
-                    [&]() -> absl::StatusOr<bool> {
-                      while (::send(closer, data.data(), data.size(),
-                                    MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {
-                      }
-                      absl::StatusOr<uint32_t> window =
-                          PeerAdvertisedWindow(closer);
-                      if (!window.ok()) return window.status();
-                      return *window == 0;
-                    },
-                    kDeadline, "the peer's zero window", closer, POLLOUT)
-                    .ok());
+    // Until the peer's window is zero and the closer's buffer full.
+    absl::StatusOr<int> written = FillWindow(closer, kDeadline);
+    ASSERT_TRUE(written.ok()) << written.status();
   } else {
     ASSERT_EQ(::send(closer, data.data(), 4096, 0), 4096);
     ASSERT_TRUE(WaitUntil(
@@ -100,7 +98,7 @@ TEST_P(LingerWaitTest, CloseWaitsForTheFinOrTheTimeout) {
   }
   RecordProperty("close_took_us",
                  absl::StrCat(absl::ToInt64Microseconds(took)));
-  std::cout << c.name << ": close() took " << absl::FormatDuration(took)
+  std::cout << CaseName(c) << ": close() took " << absl::FormatDuration(took)
             << " with " << *unsent << " bytes unacknowledged; closer now "
             << closer_state << "\n";
   Observation o;
@@ -124,13 +122,23 @@ TEST_P(LingerWaitTest, CloseWaitsForTheFinOrTheTimeout) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    LingerWait, LingerWaitTest,
-    ::testing::Values(Case{false, false, "PeerWindowOpen"},
-                      Case{false, true, "PeerWindowOpenNonBlocking"},
-                      Case{true, false, "PeerWindowClosed"},
-                      Case{true, true, "PeerWindowClosedNonBlocking"}),
-    [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+std::vector<Case> AllCases() {
+  std::vector<Case> cases;
+  for (Family family : {Family::kV4, Family::kV6}) {
+    for (bool window_closed : {false, true}) {
+      for (bool nonblocking : {false, true}) {
+        cases.push_back({family, window_closed, nonblocking});
+      }
+    }
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(LingerWait, LingerWaitTest,
+                         ::testing::ValuesIn(AllCases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return CaseName(info.param);
+                         });
 
 }  // namespace
 }  // namespace tcpsem

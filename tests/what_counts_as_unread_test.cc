@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "fixtures/mib_counters.h"
 #include "fixtures/observation.h"
 #include "fixtures/wait_until.h"
@@ -34,6 +35,7 @@ enum class Reading {
 };
 
 struct Case {
+  Family family;
   Reading reading;
   const char* name;
   const char* close_emits;  // what close() puts on the wire
@@ -56,7 +58,7 @@ absl::Status WaitForQueued(int fd, int bytes) {
 TEST_P(WhatCountsAsUnreadTest, CloseDecides) {
   const Case c = GetParam();
   Connection connection;
-  OpenConnection(Family::kV4, connection);
+  OpenConnection(c.family, connection);
   if (IsSkipped() || HasFatalFailure()) return;
   const int closer = connection.pair.closer.get();
   const int peer = connection.pair.peer.get();
@@ -109,17 +111,42 @@ TEST_P(WhatCountsAsUnreadTest, CloseDecides) {
   EXPECT_EQ(o.CloserEmitted(Phase::kClose), c.close_emits)
       << "SIOCINQ at close: " << *queued;
   EXPECT_EQ(Subtract(*after, *before)["TCPAbortOnClose"], c.aborts_on_close);
+  // The reason: __tcp_close() -> tcp_send_active_reset(...,
+  // SK_RST_REASON_TCP_ABORT_ON_CLOSE) for unread data, none for a FIN.
+  if (std::optional<std::vector<ResetEvent>> events =
+          PinnedResets(connection)) {
+    std::vector<std::string> reasons;
+    for (const ResetEvent& e : *events) reasons.push_back(e.reason);
+    EXPECT_EQ(absl::StrJoin(reasons, ","),
+              c.aborts_on_close ? "TCP_ABORT_ON_CLOSE" : "");
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    WhatCountsAsUnread, WhatCountsAsUnreadTest,
-    ::testing::Values(
-        Case{Reading::kPeekedOnly, "PeekedOnly", "RST", 1},
-        Case{Reading::kReadUpToFin, "ReadUpToFinNotEof", "FIN", 0},
-        Case{Reading::kUrgentReadOob, "UrgentReadOobDataNot", "RST", 1},
-        Case{Reading::kUrgentAndDataRead, "UrgentAndDataRead", "RST", 1},
-        Case{Reading::kArrivedAfterShutRd, "ArrivedAfterShutRd", "RST", 1}),
-    [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+std::vector<Case> AllCases() {
+  std::vector<Case> cases;
+  for (Family family : {Family::kV4, Family::kV6}) {
+    const std::vector<Case> per_family = {
+        {family, Reading::kPeekedOnly, "PeekedOnly", "RST", 1},
+        {family, Reading::kReadUpToFin, "ReadUpToFinNotEof", "FIN", 0},
+        {family, Reading::kUrgentReadOob, "UrgentReadOobDataNot", "RST", 1},
+        {family, Reading::kUrgentAndDataRead, "UrgentAndDataRead", "RST", 1},
+        {family, Reading::kArrivedAfterShutRd, "ArrivedAfterShutRd", "RST", 1},
+    };
+    cases.insert(cases.end(), per_family.begin(), per_family.end());
+  }
+  return cases;
+}
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << FamilyName(c.family) << " " << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(WhatCountsAsUnread, WhatCountsAsUnreadTest,
+                         ::testing::ValuesIn(AllCases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return absl::StrCat(FamilyName(info.param.family),
+                                               "_", info.param.name);
+                         });
 
 }  // namespace
 }  // namespace tcpsem
