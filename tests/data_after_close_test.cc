@@ -37,6 +37,7 @@
 #include "fixtures/fill_window.h"
 #include "fixtures/mib_counters.h"
 #include "fixtures/poll_view.h"
+#include "fixtures/scenario_rules.h"
 #include "fixtures/sock_diag.h"
 #include "fixtures/socket_pair.h"
 #include "fixtures/tcp_state.h"
@@ -159,10 +160,12 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
             c.holder == Holder::kFinWait1Orphan ? "-" : "FIN")
       << "tcp_close() -> tcp_send_fin(): the FIN leaves at once unless "
          "unsent data is queued before it";
-  EXPECT_TRUE(holder->orphan()) << holder->ToString();
+  const std::string holding = Cite("after-close.orphan-holder");
+  EXPECT_TRUE(holder->orphan()) << holder->ToString() << " " << holding;
   if (holding_timer != 0) {
     EXPECT_EQ(holder->timer, holding_timer)
-        << "which socket holds FIN_WAIT2: " << holder->ToString();
+        << "which socket holds FIN_WAIT2: " << holder->ToString() << " "
+        << holding;
   }
   absl::StatusOr<int> peer_state = TcpState(peer);
   ASSERT_TRUE(peer_state.ok());
@@ -185,8 +188,12 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
   ASSERT_TRUE(after.ok());
 
+  const bool aborted_on_data = c.holder != Holder::kFinWait2Timewait;
+  const std::string rule =
+      Cite(aborted_on_data ? "after-close.orphan-abort-on-data"
+                           : "after-close.timewait-rst");
   // Wire: one RST, its sequence number from the data segment's ACK field.
-  EXPECT_EQ(wire.CloserEmitted(Phase::kAfter), "RST");
+  EXPECT_EQ(wire.CloserEmitted(Phase::kAfter), "RST") << rule;
   const Segment* data = nullptr;
   const Segment* rst = nullptr;
   for (const Segment& s : wire.segments()) {
@@ -196,20 +203,16 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   }
   ASSERT_NE(data, nullptr) << "the peer's 10 bytes were not captured";
   ASSERT_NE(rst, nullptr);
-  EXPECT_EQ(rst->seq, data->ack)
-      << "RFC 9293 3.10.7.1: <SEQ=SEG.ACK><CTL=RST> when the segment that "
-         "drew the reset has an ACK";
-  EXPECT_FALSE(rst->has(TH_ACK)) << FlagNames(rst->flags);
+  EXPECT_EQ(rst->seq, data->ack) << Cite("reset.seq-from-ack");
+  EXPECT_FALSE(rst->has(TH_ACK))
+      << FlagNames(rst->flags) << " " << Cite("reset.seq-from-ack");
 
   // Counters.
-  const bool aborted_on_data = c.holder != Holder::kFinWait2Timewait;
   EXPECT_EQ(TeardownDeltaToString(*after, *before),
             aborted_on_data ? "EstabResets+1 OutRsts+1 TCPAbortOnData+1"
                             : "EstabResets+1 OutRsts+1")
-      << "TCPAbortOnData counts a full socket's abort "
-         "(tcp_rcv_state_process); a timewait mini-socket counts nothing "
-         "but OutRsts. EstabResets: the peer leaves "
-      << (peer_established ? "ESTABLISHED" : "CLOSE_WAIT");
+      << "EstabResets: the peer leaves "
+      << (peer_established ? "ESTABLISHED " : "CLOSE_WAIT ") << rule;
 
   // Socket states: nothing of the connection is left anywhere.
   absl::StatusOr<std::vector<DiagSocket>> left =
@@ -217,7 +220,7 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   ASSERT_TRUE(left.ok());
   std::string remaining;
   for (const DiagSocket& s : *left) absl::StrAppend(&remaining, s.ToString());
-  EXPECT_EQ(remaining, "") << "tcp_done() / inet_twsk_deschedule_put()";
+  EXPECT_EQ(remaining, "") << rule;
 
   // The kernel's reason.
   if (std::optional<std::vector<ResetEvent>> events =
@@ -225,7 +228,7 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
     ASSERT_EQ(events->size(), 1u);
     EXPECT_EQ(events->front().reason,
               aborted_on_data ? "TCP_ABORT_ON_DATA" : "TCP_TIMEWAIT_SOCKET")
-        << events->front().ToString();
+        << events->front().ToString() << " " << rule;
     EXPECT_EQ(events->front().sport, pair.closer_port);
   }
 
@@ -234,15 +237,15 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   absl::StatusOr<std::string> polled = PollEvents(peer);
   absl::StatusOr<std::string> epolled = EpollEvents(peer);
   ASSERT_TRUE(polled.ok() && epolled.ok());
-  EXPECT_EQ(*polled, "IN,OUT,ERR,HUP,RDHUP");
-  EXPECT_EQ(*epolled, *polled);
+  const std::string peer_rule = Cite("reset.peer-error");
+  EXPECT_EQ(*polled, "IN,OUT,ERR,HUP,RDHUP") << peer_rule;
+  EXPECT_EQ(*epolled, *polled) << peer_rule;
   absl::StatusOr<std::string> error = TakeSocketError(peer);
   ASSERT_TRUE(error.ok());
-  EXPECT_EQ(*error, peer_established ? "ECONNRESET" : "EPIPE")
-      << "tcp_reset(): EPIPE in CLOSE_WAIT, ECONNRESET otherwise";
+  EXPECT_EQ(*error, peer_established ? "ECONNRESET" : "EPIPE") << peer_rule;
   absl::StatusOr<int> peer_final = TcpState(peer);
   ASSERT_TRUE(peer_final.ok());
-  EXPECT_EQ(TcpStateName(*peer_final), "CLOSE");
+  EXPECT_EQ(TcpStateName(*peer_final), "CLOSE") << peer_rule;
 }
 
 std::vector<Case> AllCases() {

@@ -13,6 +13,7 @@
 #include "fixtures/observation.h"
 #include "fixtures/reset_reason.h"
 #include "fixtures/rule_table.h"
+#include "fixtures/scenario_rules.h"
 #include "fixtures/sock_diag.h"
 #include "fixtures/socket_pair.h"
 #include "fixtures/stage.h"
@@ -83,27 +84,23 @@ TEST_P(FinWait2AbortTest, CloseInFinWait2) {
     }
   }
 
+  const std::string rule = Cite(c.abort ? "finwait2.linger2-negative-rst"
+                                        : "finwait2.default-timewait");
   if (c.abort) {
-    // tcp_close(): 'if (READ_ONCE(tp->linger2) < 0)' in FIN_WAIT2: RST,
-    // LINUX_MIB_TCPABORTONLINGER.
-    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "RST");
-    EXPECT_EQ(moved["TCPAbortOnLinger"], 1);
-    EXPECT_EQ(moved["OutRsts"], 1);
-    EXPECT_EQ(closer_left, "gone");
+    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "RST") << rule;
+    EXPECT_EQ(moved["TCPAbortOnLinger"], 1) << rule;
+    EXPECT_EQ(moved["OutRsts"], 1) << rule;
+    EXPECT_EQ(closer_left, "gone") << rule;
   } else {
-    // Default: tcp_time_wait(sk, TCP_FIN_WAIT2, tmo), nothing on the wire.
-    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "-");
-    EXPECT_EQ(moved["TCPAbortOnLinger"], 0);
-    EXPECT_EQ(closer_left, "FIN_WAIT2");
+    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "-") << rule;
+    EXPECT_EQ(moved["TCPAbortOnLinger"], 0) << rule;
+    EXPECT_EQ(closer_left, "FIN_WAIT2") << rule;
   }
-  absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
-  if (connection.resets && kernel.ok() && *kernel >= kResetReasonsPinnedSince) {
-    absl::StatusOr<std::vector<ResetEvent>> events =
-        connection.resets->Collect();
-    ASSERT_TRUE(events.ok()) << events.status();
-    ASSERT_EQ(events->size(), c.abort ? 1u : 0u);
+  if (std::optional<std::vector<ResetEvent>> events =
+          PinnedResets(connection)) {
+    ASSERT_EQ(events->size(), c.abort ? 1u : 0u) << rule;
     if (c.abort) {
-      EXPECT_EQ(events->front().reason, "TCP_ABORT_ON_LINGER");
+      EXPECT_EQ(events->front().reason, "TCP_ABORT_ON_LINGER") << rule;
     }
   }
 }

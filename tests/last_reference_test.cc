@@ -16,6 +16,7 @@
 #include "fixtures/mib_counters.h"
 #include "fixtures/observation.h"
 #include "fixtures/rule_table.h"
+#include "fixtures/scenario_rules.h"
 #include "fixtures/stage.h"
 #include "fixtures/wait_until.h"
 #include "gtest/gtest.h"
@@ -140,25 +141,22 @@ TEST_P(LastReferenceTest, OnlyTheLastReferenceTearsDown) {
   Observation o;
   o.segments = wire.segments();
 
-  // Dropping one of several references is not a close (sock_close() runs
-  // when the file's last reference goes).
-  EXPECT_EQ(o.CloserEmitted(Phase::kShutdown), "-");
+  EXPECT_EQ(o.CloserEmitted(Phase::kShutdown), "-")
+      << Cite("lastref.only-last-closes");
+  const std::string rule = Cite("lastref.exit-and-kill-are-close");
   if (c.unread) {
-    // RFC 2525 2.17; __tcp_close(): unread data -> RST, TCPAbortOnClose.
-    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "RST");
-    EXPECT_EQ(moved["TCPAbortOnClose"], 1);
+    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "RST") << rule;
+    EXPECT_EQ(moved["TCPAbortOnClose"], 1) << rule;
   } else {
-    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "FIN");
-    EXPECT_EQ(moved["TCPAbortOnClose"], 0);
+    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "FIN") << rule;
+    EXPECT_EQ(moved["TCPAbortOnClose"], 0) << rule;
   }
-  absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
-  if (connection.resets && c.unread && kernel.ok() &&
-      *kernel >= kResetReasonsPinnedSince) {
-    absl::StatusOr<std::vector<ResetEvent>> events =
-        connection.resets->Collect();
-    ASSERT_TRUE(events.ok()) << events.status();
-    ASSERT_EQ(events->size(), 1u);
-    EXPECT_EQ(events->front().reason, "TCP_ABORT_ON_CLOSE");
+  if (std::optional<std::vector<ResetEvent>> events =
+          PinnedResets(connection)) {
+    ASSERT_EQ(events->size(), c.unread ? 1u : 0u) << rule;
+    if (c.unread) {
+      EXPECT_EQ(events->front().reason, "TCP_ABORT_ON_CLOSE") << rule;
+    }
   }
 }
 

@@ -15,6 +15,7 @@
 #include "fixtures/fill_window.h"
 #include "fixtures/mib_counters.h"
 #include "fixtures/observation.h"
+#include "fixtures/scenario_rules.h"
 #include "fixtures/sock_diag.h"
 #include "fixtures/socket_pair.h"
 #include "fixtures/tcp_state.h"
@@ -104,21 +105,27 @@ TEST_P(LingerWaitTest, CloseWaitsForTheFinOrTheTimeout) {
   Observation o;
   o.segments = connection.wire->segments();
   MibDelta moved = Subtract(*after, *before);
+  const std::string rule =
+      Cite(c.peer_window_closed ? "linger.timeout-leaves-orphan"
+                                : "linger.returns-on-fin-ack");
   EXPECT_EQ(moved["TCPAbortOnClose"] + moved["TCPAbortOnData"] +
                 moved["TCPAbortOnLinger"],
-            0);
+            0)
+      << rule;
   if (c.peer_window_closed) {
     // The whole linger time, then an orphan in FIN_WAIT1 with the data; the
     // FIN never left (it waits behind the data the zero window holds).
-    EXPECT_GE(took, absl::Seconds(kLingerSeconds) - absl::Milliseconds(20));
-    EXPECT_LT(took, absl::Seconds(kLingerSeconds) + absl::Milliseconds(500));
-    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "-");
-    EXPECT_EQ(closer_state, "FIN_WAIT1");
+    EXPECT_GE(took, absl::Seconds(kLingerSeconds) - absl::Milliseconds(20))
+        << rule;
+    EXPECT_LT(took, absl::Seconds(kLingerSeconds) + absl::Milliseconds(500))
+        << rule;
+    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "-") << rule;
+    EXPECT_EQ(closer_state, "FIN_WAIT1") << rule;
   } else {
     // Back as soon as the FIN is acknowledged: well under the linger time.
-    EXPECT_LT(took, absl::Milliseconds(500));
-    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "FIN");
-    EXPECT_EQ(closer_state, "FIN_WAIT2");
+    EXPECT_LT(took, absl::Milliseconds(500)) << rule;
+    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "FIN") << rule;
+    EXPECT_EQ(closer_state, "FIN_WAIT2") << rule;
   }
 }
 

@@ -6,8 +6,10 @@
 #include <sys/socket.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "fixtures/mib_counters.h"
 #include "fixtures/observation.h"
+#include "fixtures/scenario_rules.h"
 #include "fixtures/sock_diag.h"
 #include "fixtures/socket_pair.h"
 #include "fixtures/tcp_state.h"
@@ -37,6 +39,11 @@ TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
     GTEST_SKIP() << wire.status().message();
   }
   ASSERT_TRUE(wire.ok()) << wire.status();
+  absl::StatusOr<std::unique_ptr<ResetReasonWatch>> resets = WatchResets(port);
+  if (!resets.ok()) {
+    RecordProperty("reset_reasons",
+                   absl::StrCat("unavailable: ", resets.status().message()));
+  }
   std::vector<UniqueFd> peers;
   for (int i = 0; i < kQueued; ++i) {
     absl::StatusOr<UniqueFd> peer = ConnectPeer(GetParam(), *listener);
@@ -69,25 +76,33 @@ TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
   ASSERT_TRUE(after.ok());
   MibDelta moved = Subtract(*after, *before);
-  int resets = 0;
+  int sent_resets = 0;
   for (const Segment& s : (*wire)->segments()) {
-    resets += s.phase == Phase::kClose && s.direction == Direction::kToPeer &&
-              s.has(TH_RST);
+    sent_resets += s.phase == Phase::kClose &&
+                   s.direction == Direction::kToPeer && s.has(TH_RST);
   }
-  EXPECT_EQ(resets, kQueued) << "one RST per queued connection";
-  EXPECT_EQ(moved["OutRsts"], kQueued);
+  const std::string rule = Cite("listener.queued-children-reset");
+  EXPECT_EQ(sent_resets, kQueued) << "one RST per queued connection " << rule;
+  EXPECT_EQ(moved["OutRsts"], kQueued) << rule;
   // Both ends of each leave ESTABLISHED; and these resets come from
   // tcp_disconnect(), not __tcp_close(): TCPAbortOnClose does not count them.
-  EXPECT_EQ(moved["EstabResets"], 2 * kQueued);
-  EXPECT_EQ(moved["TCPAbortOnClose"], 0);
+  EXPECT_EQ(moved["EstabResets"], 2 * kQueued) << rule;
+  EXPECT_EQ(moved["TCPAbortOnClose"], 0) << rule;
   RecordProperty("counters_at_close", DeltaToString(moved));
   absl::StatusOr<std::vector<DiagSocket>> left = ListTcpSocketsOnPort(port);
   ASSERT_TRUE(left.ok());
-  EXPECT_TRUE(left->empty()) << "sockets left: " << left->size();
+  EXPECT_TRUE(left->empty()) << "sockets left: " << left->size() << " " << rule;
   for (UniqueFd& peer : peers) {
     char byte;
-    EXPECT_EQ(::recv(peer.get(), &byte, 1, 0), -1);
-    EXPECT_EQ(errno, ECONNRESET);
+    EXPECT_EQ(::recv(peer.get(), &byte, 1, 0), -1) << rule;
+    EXPECT_EQ(errno, ECONNRESET) << rule;
+  }
+  if (std::optional<std::vector<ResetEvent>> events =
+          PinnedResets(resets.ok() ? resets->get() : nullptr)) {
+    std::vector<std::string> reasons;
+    for (const ResetEvent& e : *events) reasons.push_back(e.reason);
+    EXPECT_EQ(absl::StrJoin(reasons, ","), "TCP_STATE,TCP_STATE,TCP_STATE")
+        << rule;
   }
 }
 

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "fixtures/errno_status.h"
 #include "fixtures/poll_view.h"
+#include "fixtures/scenario_rules.h"
 #include "fixtures/socket_pair.h"
 #include "fixtures/wait_until.h"
 #include "fixtures/wire_capture.h"
@@ -134,7 +135,10 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
   }
   EXPECT_EQ(seen, c.expected)
       << "the peer's calls, in the order it made them, after the closer's "
-      << EndingName(c.ending);
+      << EndingName(c.ending) << "\n"
+      << Cite("peer-view.readiness") << "\n"
+      << Cite(c.ending == Ending::kFinThenRst ? "peer-view.eof-after-fin"
+                                              : "peer-view.error-read-once");
 }
 
 std::vector<Case> AllCases() {

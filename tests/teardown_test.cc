@@ -70,8 +70,8 @@ void TeardownTest::OpenConnection(Family family, Connection& out) {
 }
 
 std::optional<std::vector<ResetEvent>> TeardownTest::PinnedResets(
-    const Connection& connection) {
-  if (connection.resets == nullptr) return std::nullopt;  // property set
+    const ResetReasonWatch* watch) {
+  if (watch == nullptr) return std::nullopt;  // the property says why
   absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
   if (!kernel.ok() || *kernel < kResetReasonsPinnedSince) {
     RecordProperty("reset_reasons",
@@ -80,7 +80,7 @@ std::optional<std::vector<ResetEvent>> TeardownTest::PinnedResets(
                                 " on; this kernel is ", KernelRelease()));
     return std::nullopt;
   }
-  absl::StatusOr<std::vector<ResetEvent>> events = connection.resets->Collect();
+  absl::StatusOr<std::vector<ResetEvent>> events = watch->Collect();
   if (!events.ok()) {
     ADD_FAILURE() << "the reset-reason witness failed: " << events.status();
     return std::nullopt;

@@ -45,7 +45,11 @@ class TeardownTest : public ::testing::Test {
   // tracepoint is unavailable or the kernel predates
   // kResetReasonsPinnedSince; a test failure when reading it fails.
   std::optional<std::vector<ResetEvent>> PinnedResets(
-      const Connection& connection);
+      const ResetReasonWatch* watch);
+  std::optional<std::vector<ResetEvent>> PinnedResets(
+      const Connection& connection) {
+    return PinnedResets(connection.resets.get());
+  }
 
   void TearDown() override;
   // <artifacts>/<suite>.<test>.pcap, one per test (parameters included).

@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "fixtures/mib_counters.h"
 #include "fixtures/observation.h"
+#include "fixtures/scenario_rules.h"
 #include "fixtures/wait_until.h"
 #include "gtest/gtest.h"
 #include "tests/teardown_test.h"
@@ -108,9 +109,12 @@ TEST_P(WhatCountsAsUnreadTest, CloseDecides) {
   ASSERT_TRUE(after.ok());
   Observation o;
   o.segments = connection.wire->segments();
+  const std::string rule = Cite(c.aborts_on_close ? "unread.sequence-space"
+                                                  : "unread.fin-is-not-data");
   EXPECT_EQ(o.CloserEmitted(Phase::kClose), c.close_emits)
-      << "SIOCINQ at close: " << *queued;
-  EXPECT_EQ(Subtract(*after, *before)["TCPAbortOnClose"], c.aborts_on_close);
+      << rule << "SIOCINQ at close: " << *queued;
+  EXPECT_EQ(Subtract(*after, *before)["TCPAbortOnClose"], c.aborts_on_close)
+      << rule;
   // The reason: __tcp_close() -> tcp_send_active_reset(...,
   // SK_RST_REASON_TCP_ABORT_ON_CLOSE) for unread data, none for a FIN.
   if (std::optional<std::vector<ResetEvent>> events =
@@ -118,7 +122,8 @@ TEST_P(WhatCountsAsUnreadTest, CloseDecides) {
     std::vector<std::string> reasons;
     for (const ResetEvent& e : *events) reasons.push_back(e.reason);
     EXPECT_EQ(absl::StrJoin(reasons, ","),
-              c.aborts_on_close ? "TCP_ABORT_ON_CLOSE" : "");
+              c.aborts_on_close ? "TCP_ABORT_ON_CLOSE" : "")
+        << rule;
   }
 }
 

@@ -13,6 +13,7 @@
 #include "fixtures/blocked_writer.h"
 #include "fixtures/mib_counters.h"
 #include "fixtures/observation.h"
+#include "fixtures/scenario_rules.h"
 #include "fixtures/sock_diag.h"
 #include "fixtures/socket_pair.h"
 #include "fixtures/tcp_state.h"
@@ -44,6 +45,7 @@ class ZeroWindowHangTest : public TeardownTest,
     if (IsSkipped() || HasFatalFailure()) return;
     pair_ = std::move(connection.pair);
     wire_ = std::move(connection.wire);
+    resets_ = std::move(connection.resets);
     port_ = pair_.closer_port;
     writer_ = std::make_unique<BlockedWriter>(pair_.peer.get());
     ASSERT_TRUE(writer_->WaitUntilBlocked(kDeadline).ok());
@@ -136,6 +138,7 @@ class ZeroWindowHangTest : public TeardownTest,
 
   uint16_t port_ = 0;
   std::shared_ptr<WireCapture> wire_;
+  std::unique_ptr<ResetReasonWatch> resets_;
   ConnectedPair pair_;
   std::unique_ptr<BlockedWriter> writer_;
 };
@@ -143,7 +146,13 @@ class ZeroWindowHangTest : public TeardownTest,
 TEST_P(ZeroWindowHangTest, CloseWithUnreadDataWakesTheBlockedWriter) {
   StageBlockedPeer();
   if (IsSkipped() || HasFatalFailure()) return;
-  EXPECT_THAT(CloseAndJudge(/*drain_first=*/false), IsEmpty());
+  const std::string rule = Cite("hang.unread-rst-wakes-writer");
+  EXPECT_THAT(CloseAndJudge(/*drain_first=*/false), IsEmpty()) << rule;
+  if (std::optional<std::vector<ResetEvent>> events =
+          PinnedResets(resets_.get())) {
+    ASSERT_EQ(events->size(), 1u) << rule;
+    EXPECT_EQ(events->front().reason, "TCP_ABORT_ON_CLOSE") << rule;
+  }
 }
 
 // Can these checks fail? The closing side drains everything first (what a
@@ -170,7 +179,8 @@ TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
 
   ::close(pair_.closer.release());
   ASSERT_TRUE(wire_->Sync(Phase::kClose, kDeadline).ok());
-  EXPECT_EQ(wire_->CloserEmitted(Phase::kClose), "FIN");
+  const std::string rule = Cite("hang.drained-fin-then-rst");
+  EXPECT_EQ(wire_->CloserEmitted(Phase::kClose), "FIN") << rule;
   // Let the peer's (delayed) ACK of the FIN arrive first, so the closed side
   // is the timewait socket, not an orphan still in FIN_WAIT1 (which would
   // count the data as TCPAbortOnData): the same order the matrix stages.
@@ -188,8 +198,8 @@ TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
   char byte = 0;
   pollfd pfd = {peer, POLLRDHUP, 0};
   ASSERT_EQ(::poll(&pfd, 1, absl::ToInt64Milliseconds(kDeadline)), 1);
-  EXPECT_EQ(::recv(peer, &byte, 1, MSG_DONTWAIT), 0) << "expected EOF";
-  EXPECT_EQ(::send(peer, "x", 1, MSG_NOSIGNAL), 1);
+  EXPECT_EQ(::recv(peer, &byte, 1, MSG_DONTWAIT), 0) << "EOF " << rule;
+  EXPECT_EQ(::send(peer, "x", 1, MSG_NOSIGNAL), 1) << rule;
   absl::StatusOr<bool> reset = wire_->WaitFor(
       Phase::kAfter,
       [](const Segment& s) {
@@ -197,17 +207,24 @@ TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
       },
       kDeadline);
   ASSERT_TRUE(reset.ok());
-  EXPECT_TRUE(*reset) << "the closed side never answered data with RST";
+  EXPECT_TRUE(*reset) << "the closed side never answered data with RST "
+                      << rule;
   pfd = {peer, 0, 0};
   ASSERT_EQ(::poll(&pfd, 1, absl::ToInt64Milliseconds(kDeadline)), 1);
   // tcp_reset() in CLOSE_WAIT records EPIPE.
-  EXPECT_EQ(::send(peer, "x", 1, MSG_NOSIGNAL), -1);
-  EXPECT_EQ(errno, EPIPE);
+  EXPECT_EQ(::send(peer, "x", 1, MSG_NOSIGNAL), -1) << rule;
+  EXPECT_EQ(errno, EPIPE) << rule;
   ASSERT_TRUE(wire_->Sync(Phase::kAfter, kDeadline).ok());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
   ASSERT_TRUE(after.ok());
   // No abort at close (FIN); the answer to the data is counted once.
-  EXPECT_EQ(TeardownDeltaToString(*after, *before), "EstabResets+1 OutRsts+1");
+  EXPECT_EQ(TeardownDeltaToString(*after, *before), "EstabResets+1 OutRsts+1")
+      << rule;
+  if (std::optional<std::vector<ResetEvent>> events =
+          PinnedResets(resets_.get())) {
+    ASSERT_EQ(events->size(), 1u) << rule;
+    EXPECT_EQ(events->front().reason, "TCP_TIMEWAIT_SOCKET") << rule;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Rfc2525Hang, ZeroWindowHangTest,

@@ -2,9 +2,11 @@
 // on the running kernel (or on the release given as the first argument).
 #include <iostream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "fixtures/kernel_version.h"
 #include "fixtures/rule_table.h"
+#include "fixtures/scenario_rules.h"
 #include "fixtures/stage.h"
 
 int main(int argc, char** argv) {
@@ -30,6 +32,20 @@ int main(int argc, char** argv) {
                        (!rule.before || *kernel < *rule.before);
     std::cout << "\n[" << rule.id << "] " << tcpsem::RuleKindName(rule.kind)
               << ", " << kernels << (holds ? "" : "  (not on this kernel)")
+              << "\n  when:    " << rule.condition
+              << "\n  expect:  " << rule.outcome
+              << "\n  source:  " << rule.source << "\n";
+  }
+  std::cout << "\n\nScenario suites (outside the matrix): each expectation "
+               "cites one of these\n";
+  std::string suite;
+  for (const tcpsem::ScenarioRule& rule : tcpsem::ScenarioRules()) {
+    if (rule.suite != suite) {
+      suite = rule.suite;
+      std::cout << "\n== " << suite << "/ (ctest -L "
+                << absl::AsciiStrToLower(suite) << ")\n";
+    }
+    std::cout << "\n[" << rule.id << "] " << tcpsem::RuleKindName(rule.kind)
               << "\n  when:    " << rule.condition
               << "\n  expect:  " << rule.outcome
               << "\n  source:  " << rule.source << "\n";
