@@ -31,6 +31,8 @@ class ListenerCloseTest : public TeardownTest,
 TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
   RequireFamily(GetParam());
   if (IsSkipped()) return;
+  PinToOneCpu();
+  if (HasFatalFailure()) return;
   absl::StatusOr<Listener> listener = Listen(GetParam());
   ASSERT_TRUE(listener.ok()) << listener.status();
   const uint16_t port = listener->port;

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "absl/algorithm/container.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "fixtures/failure_report.h"
@@ -41,9 +42,18 @@ void TeardownTest::RequireFamily(Family family) {
   }
 }
 
+void TeardownTest::PinToOneCpu() {
+  if (pin_ != nullptr) return;
+  absl::StatusOr<std::unique_ptr<CpuPin>> pin = CpuPin::ToCurrentCpu();
+  ASSERT_TRUE(pin.ok()) << pin.status();
+  pin_ = *std::move(pin);
+}
+
 void TeardownTest::OpenConnection(Family family, Connection& out) {
   RequireFamily(family);
   if (IsSkipped()) return;
+  PinToOneCpu();
+  if (HasFatalFailure()) return;
   absl::StatusOr<Listener> listener = Listen(family);
   ASSERT_TRUE(listener.ok()) << listener.status();
   absl::StatusOr<std::unique_ptr<WireCapture>> wire =
@@ -97,6 +107,7 @@ std::string TeardownTest::FailureArtifactPath() {
 }
 
 void TeardownTest::TearDown() {
+  absl::Cleanup unpin = [this] { pin_.reset(); };
   if (!HasFailure() || reported_wire_ == nullptr) return;
   // Whatever is still queued in the capture belongs to the story too.
   if (absl::Status drained = reported_wire_->Drain(Phase::kAfter);

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "fixtures/cell_result.h"
+#include "fixtures/cpu_pin.h"
 #include "fixtures/netns.h"
 #include "fixtures/reset_reason.h"
 #include "fixtures/socket_pair.h"
@@ -39,6 +40,10 @@ class TeardownTest : public ::testing::Test {
     std::unique_ptr<ResetReasonWatch> resets;
   };
   void OpenConnection(Family family, Connection& out);
+  // Pins the test's thread to its CPU until TearDown(), as WireCapture::Sync()
+  // needs (OpenConnection() does it; a test that starts its own capture
+  // calls it first).
+  void PinToOneCpu();
 
   // The connection's RSTs with the kernel's reasons, when that witness can
   // be judged here: nullopt (and a test property saying why) when the
@@ -58,6 +63,8 @@ class TeardownTest : public ::testing::Test {
   std::optional<PrivateNetns> netns_;
 
  private:
+  // OpenConnection() pins the test's thread to one CPU until TearDown().
+  std::unique_ptr<CpuPin> pin_;
   // The capture of the last OpenConnection(), for the failure report.
   std::shared_ptr<WireCapture> reported_wire_;
 };

@@ -4,6 +4,8 @@
 //   tcpsem_trace_session open NAME | close NAME
 // Where tracefs cannot be used (no privilege, no tracepoint) `open` says so
 // and succeeds: the tests then report that witness as unavailable.
+#include <sys/stat.h>
+
 #include <iostream>
 #include <string>
 
@@ -30,6 +32,12 @@ int main(int argc, char** argv) {
   }
   absl::StatusOr<std::string> dir = tcpsem::ResetReasonWatch::SessionDir(name);
   if (!dir.ok()) return 0;  // no tracefs: nothing was opened
+  // Closing is idempotent: `ctest --repeat` runs this cleanup more than once.
+  struct stat st;
+  if (::stat(dir->c_str(), &st) != 0) {
+    std::cout << "trace session " << *dir << " not open (already removed)\n";
+    return 0;
+  }
   if (absl::Status s = tcpsem::ResetReasonWatch::RemoveSession(*dir); !s.ok()) {
     std::cerr << "tcpsem_trace_session: " << s.message() << "\n";
     return 1;
