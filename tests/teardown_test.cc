@@ -1,5 +1,6 @@
 #include "tests/teardown_test.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <iostream>
@@ -8,6 +9,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "fixtures/errno_status.h"
 #include "fixtures/failure_report.h"
 #include "fixtures/kernel_version.h"
 #include "fixtures/ladder.h"
@@ -49,13 +51,20 @@ void TeardownTest::PinToOneCpu() {
   pin_ = *std::move(pin);
 }
 
-void TeardownTest::OpenConnection(Family family, Connection& out) {
+void TeardownTest::OpenConnection(Family family, Connection& out,
+                                  int closer_rcvbuf) {
   RequireFamily(family);
   if (IsSkipped()) return;
   PinToOneCpu();
   if (HasFatalFailure()) return;
   absl::StatusOr<Listener> listener = Listen(family);
   ASSERT_TRUE(listener.ok()) << listener.status();
+  if (closer_rcvbuf > 0) {
+    ASSERT_EQ(::setsockopt(listener->fd.get(), SOL_SOCKET, SO_RCVBUF,
+                           &closer_rcvbuf, sizeof(closer_rcvbuf)),
+              0)
+        << ErrnoStatus("setsockopt(listener, SO_RCVBUF)");
+  }
   absl::StatusOr<std::unique_ptr<WireCapture>> wire =
       WireCapture::Start(listener->port);
   if (absl::IsPermissionDenied(wire.status())) {

@@ -39,7 +39,10 @@ class TeardownTest : public ::testing::Test {
     std::shared_ptr<WireCapture> wire;
     std::unique_ptr<ResetReasonWatch> resets;
   };
-  void OpenConnection(Family family, Connection& out);
+  // `closer_rcvbuf` > 0: the listener's SO_RCVBUF before the handshake, so
+  // the accepted closing side inherits it (sk_clone_lock()) and advertises
+  // its first window from it.
+  void OpenConnection(Family family, Connection& out, int closer_rcvbuf = 0);
   // Pins the test's thread to its CPU until TearDown(), as WireCapture::Sync()
   // needs (OpenConnection() does it; a test that starts its own capture
   // calls it first).
