@@ -202,17 +202,6 @@ class PeerFinFullWindowTest : public TeardownTest,
     peer_ = connection_.pair.peer.get();
   }
 
-  // The premise of some stagings is the namespace's default buffer sizes
-  // (autotuning room, a send that fits in the peer's buffer at once).
-  void RequireDefaultBuffers() {
-    for (const char* key : {"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"}) {
-      if (RunProfile().settings.count(key) != 0) {
-        GTEST_SKIP() << "the staging needs the default " << key
-                     << "; the profile sets it: " << RunProfileSummary();
-      }
-    }
-  }
-
   WireCapture& wire() { return *connection_.wire; }
 
   // The FIN segments the peer put on the wire so far: the relative sequence

@@ -8,7 +8,9 @@
 #include "absl/algorithm/container.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "fixtures/errno_status.h"
 #include "fixtures/failure_report.h"
 #include "fixtures/kernel_version.h"
@@ -41,6 +43,27 @@ void TeardownTest::SetUp() {
 void TeardownTest::RequireFamily(Family family) {
   if (family != Family::kV4 && !netns_->has_ipv6()) {
     GTEST_SKIP() << "needs IPv6 on lo (IPv6 disabled or not built in)";
+  }
+}
+
+void TeardownTest::RequireDefaultBuffers() {
+  // The kernel's default (middle) values: tcp_sk_init() in
+  // net/ipv4/tcp_ipv4.c (tcp_rmem[1] 131072, tcp_wmem[1] 16384).
+  const std::pair<const char*, int64_t> defaults[] = {
+      {"net.ipv4.tcp_rmem", 131072}, {"net.ipv4.tcp_wmem", 16384}};
+  for (const auto& [key, default_size] : defaults) {
+    auto it = RunProfile().settings.find(key);
+    if (it == RunProfile().settings.end()) continue;
+    std::vector<std::string> sizes = absl::StrSplit(
+        it->second.value, absl::ByAnyChar(" \t"), absl::SkipWhitespace());
+    int64_t size = 0;
+    if (sizes.size() == 3 && absl::SimpleAtoi(sizes[1], &size) &&
+        size >= default_size) {
+      continue;
+    }
+    GTEST_SKIP() << "the staging needs " << key << " no smaller than the "
+                 << "kernel's default (" << default_size
+                 << " bytes); the profile sets it: " << RunProfileSummary();
   }
 }
 

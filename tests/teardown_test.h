@@ -47,6 +47,11 @@ class TeardownTest : public ::testing::Test {
   // needs (OpenConnection() does it; a test that starts its own capture
   // calls it first).
   void PinToOneCpu();
+  // Skips the test (with the reason) when the run's profile makes the
+  // default net.ipv4.tcp_rmem or tcp_wmem size smaller than the kernel's:
+  // for stagings whose premise is room in the buffers (autotuning room, a
+  // send that fits at once).
+  void RequireDefaultBuffers();
 
   // The connection's RSTs with the kernel's reasons, when that witness can
   // be judged here: nullopt (and a test property saying why) when the
