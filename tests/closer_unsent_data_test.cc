@@ -238,9 +238,19 @@ class CloserUnsentDataTest : public TeardownTest,
         if (!info.ok()) return info.status();
         a.mss = info->snd_mss;
         const std::vector<char> batch(kAcceptedBatch, 'a');
-        if (::send(closer, batch.data(), batch.size(),
-                   MSG_NOSIGNAL | MSG_DONTWAIT) != kAcceptedBatch) {
-          return ErrnoStatus("send(closer, accepted batch)");
+        // Blocking (the peer's window takes it as the send buffer grows),
+        // but bounded: a staging that cannot fit fails instead of hanging.
+        const timeval timeout = absl::ToTimeval(kDeadline);
+        if (::setsockopt(closer, SOL_SOCKET, SO_SNDTIMEO, &timeout,
+                         sizeof(timeout)) != 0) {
+          return ErrnoStatus("setsockopt(closer, SO_SNDTIMEO)");
+        }
+        if (const ssize_t n =
+                ::send(closer, batch.data(), batch.size(), MSG_NOSIGNAL);
+            n != kAcceptedBatch) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "send(closer, accepted batch) took ", n, " of ", kAcceptedBatch,
+              " bytes within ", absl::FormatDuration(kDeadline)));
         }
         a.written = kAcceptedBatch;
         if (absl::Status acked = WaitUntil(
