@@ -87,9 +87,9 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
   const int closer = connection.pair.closer.get();
   const int peer = connection.pair.peer.get();
   WireCapture& wire = *connection.wire;
-  auto closer_sent = [&](uint8_t flag) {
+  auto closer_sent = [&](Phase phase, uint8_t flag) {
     return wire.WaitFor(
-        Phase::kAfter,
+        phase,
         [flag](const Segment& s) {
           return s.direction == Direction::kToPeer && s.has(flag);
         },
@@ -107,13 +107,15 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
                     kDeadline, "10 bytes unread at the closer")
                     .ok());
   }
+  ASSERT_TRUE(wire.Sync(Phase::kSetup, kDeadline).ok());
   ::close(connection.pair.closer.release());
   absl::StatusOr<bool> ended =
-      closer_sent(c.ending == Ending::kRst ? TH_RST : TH_FIN);
+      closer_sent(Phase::kClose, c.ending == Ending::kRst ? TH_RST : TH_FIN);
   ASSERT_TRUE(ended.ok() && *ended) << "close() sent neither FIN nor RST";
   if (c.ending == Ending::kFinThenRst) {
     ASSERT_EQ(::send(peer, "0123456789", 10, MSG_NOSIGNAL), 10);
-    absl::StatusOr<bool> reset = closer_sent(TH_RST);
+    ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
+    absl::StatusOr<bool> reset = closer_sent(Phase::kAfter, TH_RST);
     ASSERT_TRUE(reset.ok() && *reset) << "the data after close drew no RST";
   }
   // The peer's TCP has processed everything the closer sent.
