@@ -125,46 +125,19 @@ struct SendQueue {
   }
 };
 
-// The TCP_INFO fields used here. Not absl::StatusOr<tcp_info>: glibc's
-// struct tcp_info (netinet/tcp.h) and the kernel's (linux/tcp.h, in
-// socket_pair.cc) share a name but not a layout, and one template
-// instantiation for both would break the ODR.
-struct TcpInfoFields {
-  int state = 0;
-  int unacked = 0;  // packets_out
-  int snd_cwnd = 0;
-  int snd_mss = 0;
-  int rcv_wscale = 0;  // the closer's own receive window scale
-};
-
-absl::StatusOr<TcpInfoFields> TcpInfo(int fd) {
-  tcp_info info = {};
-  socklen_t len = sizeof(info);
-  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) {
-    return ErrnoStatus("getsockopt(TCP_INFO)");
-  }
-  TcpInfoFields fields;
-  fields.state = info.tcpi_state;
-  fields.unacked = static_cast<int>(info.tcpi_unacked);
-  fields.snd_cwnd = static_cast<int>(info.tcpi_snd_cwnd);
-  fields.snd_mss = static_cast<int>(info.tcpi_snd_mss);
-  fields.rcv_wscale = info.tcpi_rcv_wscale;
-  return fields;
-}
-
 absl::StatusOr<SendQueue> MeasureSendQueue(int fd) {
   SendQueue q;
-  if (::ioctl(fd, SIOCOUTQ, &q.outq) != 0) return ErrnoStatus("SIOCOUTQ");
+  absl::StatusOr<int> outq = BytesInSendQueue(fd);
+  if (!outq.ok()) return outq.status();
+  q.outq = *outq;
   if (::ioctl(fd, SIOCOUTQNSD, &q.notsent) != 0) {
     return ErrnoStatus("SIOCOUTQNSD");
   }
-  absl::StatusOr<TcpInfoFields> info = TcpInfo(fd);
+  absl::StatusOr<TcpInfoFields> info = ReadTcpInfo(fd);
   if (!info.ok()) return info.status();
   q.unacked = info->unacked;
   q.state = info->state;
-  absl::StatusOr<uint32_t> window = PeerAdvertisedWindow(fd);
-  if (!window.ok()) return window.status();
-  q.snd_wnd = *window;
+  q.snd_wnd = info->snd_wnd;
   return q;
 }
 
@@ -200,7 +173,7 @@ class CloserUnsentDataTest : public TeardownTest,
     const int peer = a.connection.pair.peer.get();
     switch (c.held) {
       case Held::kInFlightAndCwnd: {
-        absl::StatusOr<TcpInfoFields> info = TcpInfo(closer);
+        absl::StatusOr<TcpInfoFields> info = ReadTcpInfo(closer);
         if (!info.ok()) return info.status();
         // tcp_init_cwnd(): the route's RTAX_INITCWND.
         if (info->snd_cwnd != 1) {
@@ -228,13 +201,13 @@ class CloserUnsentDataTest : public TeardownTest,
         absl::StatusOr<int> written = FillWindow(closer, kDeadline);
         if (!written.ok()) return written.status();
         a.written = *written;
-        absl::StatusOr<TcpInfoFields> info = TcpInfo(closer);
+        absl::StatusOr<TcpInfoFields> info = ReadTcpInfo(closer);
         if (!info.ok()) return info.status();
         a.mss = info->snd_mss;
         return absl::OkStatus();
       }
       case Held::kBeyondShrunkWindow: {
-        absl::StatusOr<TcpInfoFields> info = TcpInfo(closer);
+        absl::StatusOr<TcpInfoFields> info = ReadTcpInfo(closer);
         if (!info.ok()) return info.status();
         a.mss = info->snd_mss;
         const std::vector<char> batch(kAcceptedBatch, 'a');
@@ -317,7 +290,7 @@ class CloserUnsentDataTest : public TeardownTest,
         // (snd_una + 0) by at least 1 << rcv_wscale, so that
         // tcp_acceptable_seq() does not excuse the overshoot.
         absl::StatusOr<TcpInfoFields> info =
-            TcpInfo(a.connection.pair.closer.get());
+            ReadTcpInfo(a.connection.pair.closer.get());
         if (!info.ok()) return info.status();
         const int scale = 1 << info->rcv_wscale;
         return Check(q.snd_wnd == 0 && q.notsent == fin &&
@@ -392,10 +365,9 @@ class CloserUnsentDataTest : public TeardownTest,
         ListTcpSocketsOnPort(pair.closer_port);
     a.listed_at_ns = absl::ToUnixNanos(absl::Now());
     if (!left.ok()) return left.status();
-    for (const DiagSocket& s : *left) {
-      if (s.local_port == pair.closer_port && s.remote_port == pair.peer_port) {
-        a.left.push_back(s);
-      }
+    if (std::optional<DiagSocket> closer =
+            FindSocket(*left, pair.closer_port, pair.peer_port)) {
+      a.left.push_back(*closer);
     }
     if (absl::Status s = wire.Sync(Phase::kClose, kDeadline); !s.ok()) {
       return s;

@@ -80,20 +80,6 @@ void PrintTo(const Case& c, std::ostream* os) {
   *os << FamilyName(c.family) << " " << HolderName(c.holder);
 }
 
-// The closed side's socket of the connection, as sock_diag lists it.
-absl::StatusOr<std::optional<DiagSocket>> CloserSocket(
-    const ConnectedPair& pair) {
-  absl::StatusOr<std::vector<DiagSocket>> sockets =
-      ListTcpSocketsOnPort(pair.closer_port);
-  if (!sockets.ok()) return sockets.status();
-  for (const DiagSocket& s : *sockets) {
-    if (s.local_port == pair.closer_port && s.remote_port == pair.peer_port) {
-      return s;
-    }
-  }
-  return std::nullopt;
-}
-
 class DataAfterCloseTest : public TeardownTest,
                            public ::testing::WithParamInterface<Case> {};
 
@@ -146,7 +132,7 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   ASSERT_TRUE(WaitUntil(
                   [&]() -> absl::StatusOr<bool> {
                     absl::StatusOr<std::optional<DiagSocket>> s =
-                        CloserSocket(pair);
+                        FindTcpSocket(pair.closer_port, pair.peer_port);
                     if (!s.ok()) return s.status();
                     holder = *s;
                     return holder.has_value() &&

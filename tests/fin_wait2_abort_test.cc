@@ -56,14 +56,8 @@ TEST_P(FinWait2AbortTest, CloseInFinWait2) {
   }
   // SHUT_WR, then wait for the peer's (delayed) ACK: FIN_WAIT2.
   ASSERT_EQ(::shutdown(closer, SHUT_WR), 0);
-  ASSERT_TRUE(WaitUntil(
-                  [&]() -> absl::StatusOr<bool> {
-                    absl::StatusOr<int> state = TcpState(closer);
-                    if (!state.ok()) return state.status();
-                    return TcpStateName(*state) == "FIN_WAIT2";
-                  },
-                  kDeadline, "FIN_WAIT2")
-                  .ok());
+  absl::Status finwait2 = WaitForTcpState(closer, "FIN_WAIT2", kDeadline);
+  ASSERT_TRUE(finwait2.ok()) << finwait2;
   ASSERT_TRUE(wire.Sync(Phase::kShutdown, kDeadline).ok());
   absl::StatusOr<MibSnapshot> before = ReadTcpMib();
   ASSERT_TRUE(before.ok());
@@ -75,14 +69,10 @@ TEST_P(FinWait2AbortTest, CloseInFinWait2) {
   MibDelta moved = Subtract(*after, *before);
   Observation o;
   o.segments = wire.segments();
-  absl::StatusOr<std::vector<DiagSocket>> left = ListTcpSocketsOnPort(port);
-  ASSERT_TRUE(left.ok());
-  std::string closer_left = "gone";
-  for (const DiagSocket& s : *left) {
-    if (s.local_port == port && s.remote_port == pair.peer_port) {
-      closer_left = TcpStateName(s.state);
-    }
-  }
+  absl::StatusOr<std::optional<DiagSocket>> left =
+      FindTcpSocket(port, pair.peer_port);
+  ASSERT_TRUE(left.ok()) << left.status();
+  const std::string closer_left = StateOrGone(*left);
 
   const std::string rule = Cite(c.abort ? "finwait2.linger2-negative-rst"
                                         : "finwait2.default-timewait");

@@ -90,15 +90,10 @@ TEST_P(LingerWaitTest, CloseWaitsForTheFinOrTheTimeout) {
   ASSERT_TRUE(connection.wire->Sync(Phase::kClose, kDeadline).ok());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
   ASSERT_TRUE(after.ok());
-  absl::StatusOr<std::vector<DiagSocket>> left =
-      ListTcpSocketsOnPort(connection.pair.closer_port);
-  ASSERT_TRUE(left.ok());
-  std::string closer_state = "gone";
-  for (const DiagSocket& s : *left) {
-    if (s.local_port == connection.pair.closer_port) {
-      closer_state = TcpStateName(s.state);
-    }
-  }
+  absl::StatusOr<std::optional<DiagSocket>> left =
+      FindTcpSocket(connection.pair.closer_port, connection.pair.peer_port);
+  ASSERT_TRUE(left.ok()) << left.status();
+  const std::string closer_state = StateOrGone(*left);
   RecordProperty("close_took_us",
                  absl::StrCat(absl::ToInt64Microseconds(took)));
   std::cout << CaseName(c) << ": close() took " << absl::FormatDuration(took)

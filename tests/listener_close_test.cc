@@ -31,21 +31,15 @@ class ListenerCloseTest : public TeardownTest,
 TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
   RequireFamily(GetParam());
   if (IsSkipped()) return;
-  PinToOneCpu();
-  if (HasFatalFailure()) return;
   absl::StatusOr<Listener> listener = Listen(GetParam());
   ASSERT_TRUE(listener.ok()) << listener.status();
   const uint16_t port = listener->port;
-  absl::StatusOr<std::unique_ptr<WireCapture>> wire = WireCapture::Start(port);
-  if (absl::IsPermissionDenied(wire.status())) {
-    GTEST_SKIP() << wire.status().message();
-  }
-  ASSERT_TRUE(wire.ok()) << wire.status();
-  absl::StatusOr<std::unique_ptr<ResetReasonWatch>> resets = WatchResets(port);
-  if (!resets.ok()) {
-    RecordProperty("reset_reasons",
-                   absl::StrCat("unavailable: ", resets.status().message()));
-  }
+  // The connections' witnesses; `witnesses.pair` stays empty (the listener
+  // never accepts).
+  Connection witnesses;
+  WatchPort(port, witnesses);
+  if (IsSkipped() || HasFatalFailure()) return;
+  WireCapture& wire = *witnesses.wire;
   std::vector<UniqueFd> peers;
   for (int i = 0; i < kQueued; ++i) {
     absl::StatusOr<UniqueFd> peer = ConnectPeer(GetParam(), *listener);
@@ -69,17 +63,17 @@ TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
                   },
                   kDeadline, "the queued children to hold their data")
                   .ok());
-  ASSERT_TRUE((*wire)->Sync(Phase::kShutdown, kDeadline).ok());
+  ASSERT_TRUE(wire.Sync(Phase::kShutdown, kDeadline).ok());
   absl::StatusOr<MibSnapshot> before = ReadTcpMib();
   ASSERT_TRUE(before.ok());
 
   listener->fd.reset();  // close() of the listener
-  ASSERT_TRUE((*wire)->Sync(Phase::kClose, kDeadline).ok());
+  ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
   ASSERT_TRUE(after.ok());
   MibDelta moved = Subtract(*after, *before);
   int sent_resets = 0;
-  for (const Segment& s : (*wire)->segments()) {
+  for (const Segment& s : wire.segments()) {
     sent_resets += s.phase == Phase::kClose &&
                    s.direction == Direction::kToPeer && s.has(TH_RST);
   }
@@ -99,8 +93,7 @@ TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
     EXPECT_EQ(::recv(peer.get(), &byte, 1, 0), -1) << rule;
     EXPECT_EQ(errno, ECONNRESET) << rule;
   }
-  if (std::optional<std::vector<ResetEvent>> events =
-          PinnedResets(resets.ok() ? resets->get() : nullptr)) {
+  if (std::optional<std::vector<ResetEvent>> events = PinnedResets(witnesses)) {
     std::vector<std::string> reasons;
     for (const ResetEvent& e : *events) reasons.push_back(e.reason);
     EXPECT_EQ(absl::StrJoin(reasons, ","), "TCP_STATE,TCP_STATE,TCP_STATE")

@@ -145,18 +145,6 @@ void PrintTo(const FinCase& c, std::ostream* os) {
   *os << FamilyName(c.family) << " " << StagingName(c.staging);
 }
 
-std::string StateName(int fd) {
-  absl::StatusOr<int> state = TcpState(fd);
-  if (!state.ok()) return std::string(state.status().message());
-  return TcpStateName(*state);
-}
-
-absl::Status WaitForState(int fd, const std::string& want) {
-  return WaitUntil(
-      [&]() -> absl::StatusOr<bool> { return StateName(fd) == want; },
-      kDeadline, want);
-}
-
 int64_t Moved(const MibDelta& delta, const std::string& name) {
   auto it = delta.find(name);
   return it == delta.end() ? 0 : it->second;
@@ -244,17 +232,10 @@ class PeerFinFullWindowTest : public TeardownTest,
     absl::StatusOr<std::vector<DiagSocket>> left =
         ListTcpSocketsOnPort(connection_.pair.closer_port);
     ASSERT_TRUE(left.ok()) << left.status();
-    closer = peer = "gone";
+    const ConnectedPair& pair = connection_.pair;
+    closer = StateOrGone(FindSocket(*left, pair.closer_port, pair.peer_port));
+    peer = StateOrGone(FindSocket(*left, pair.peer_port, pair.closer_port));
     count = left->size();
-    for (const DiagSocket& s : *left) {
-      if (s.local_port == connection_.pair.closer_port &&
-          s.remote_port == connection_.pair.peer_port) {
-        closer = TcpStateName(s.state);
-      } else if (s.local_port == connection_.pair.peer_port &&
-                 s.remote_port == connection_.pair.closer_port) {
-        peer = TcpStateName(s.state);
-      }
-    }
   }
 
   // Which RSTs the kernel sent and why, where the reasons are pinned
@@ -282,9 +263,9 @@ class PeerFinFullWindowTest : public TeardownTest,
     ASSERT_TRUE(unread.ok()) << unread.status();
     ASSERT_GT(*unread, 0) << "staging: nothing left unread before close()";
     RecordProperty("unread_at_close", absl::StrCat(*unread));
-    EXPECT_EQ(StateName(closer_), closer_state)
+    EXPECT_EQ(TcpStateNameOf(closer_), closer_state)
         << "the closing side before close()" << rule;
-    EXPECT_EQ(StateName(peer_), peer_state)
+    EXPECT_EQ(TcpStateNameOf(peer_), peer_state)
         << "the peer before close()" << rule;
     ASSERT_TRUE(wire().Sync(Phase::kShutdown, kDeadline).ok());
     absl::StatusOr<MibSnapshot> before = ReadTcpMib();
@@ -310,8 +291,8 @@ class PeerFinFullWindowTest : public TeardownTest,
 
     // tcp_reset() -> tcp_done(): the peer is CLOSE at once; the RST was
     // processed before Sync()'s marker, but wait for the state anyway.
-    ASSERT_TRUE(WaitForState(peer_, "CLOSE").ok())
-        << "the peer after the RST: " << StateName(peer_);
+    ASSERT_TRUE(WaitForTcpState(peer_, "CLOSE", kDeadline).ok())
+        << "the peer after the RST: " << TcpStateNameOf(peer_);
     // tcp_poll(): sk_err -> ERR; SHUTDOWN_MASK -> HUP; RCV_SHUTDOWN -> IN,
     // RDHUP; SEND_SHUTDOWN -> OUT (a write would not block: it fails).
     absl::StatusOr<std::string> events = PollEvents(peer_);
@@ -370,8 +351,8 @@ class PeerFinFullWindowTest : public TeardownTest,
         << "a FIN from the peer was captured" << rule;
     // tcp_shutdown() -> tcp_close_state(): ESTABLISHED -> FIN_WAIT1 whether
     // or not the FIN could be sent; the closing side saw no FIN.
-    EXPECT_EQ(StateName(peer_), "FIN_WAIT1") << rule;
-    EXPECT_EQ(StateName(closer_), "ESTABLISHED") << rule;
+    EXPECT_EQ(TcpStateNameOf(peer_), "FIN_WAIT1") << rule;
+    EXPECT_EQ(TcpStateNameOf(closer_), "ESTABLISHED") << rule;
     return *written;
   }
 
@@ -417,10 +398,11 @@ class PeerFinFullWindowTest : public TeardownTest,
     // everything before it has arrived; tcp_data_queue() -> tcp_fin():
     // ESTABLISHED -> CLOSE_WAIT.
     EXPECT_EQ(read, written) << "every byte arrives before the FIN" << rule;
-    EXPECT_EQ(StateName(closer_), "CLOSE_WAIT") << rule;
+    EXPECT_EQ(TcpStateNameOf(closer_), "CLOSE_WAIT") << rule;
     // tcp_fin() only schedules the ACK (delayed); its arrival moves the peer
     // to FIN_WAIT2 (tcp_rcv_state_process()).
-    ASSERT_TRUE(WaitForState(peer_, "FIN_WAIT2").ok()) << StateName(peer_);
+    ASSERT_TRUE(WaitForTcpState(peer_, "FIN_WAIT2", kDeadline).ok())
+        << TcpStateNameOf(peer_);
     ASSERT_TRUE(wire().Sync(Phase::kShutdown, kDeadline).ok());
     // tcp_send_fin() tacked the FIN onto the unsent tail skb (the send
     // queue was full): it rides on the last data segment, right behind the
@@ -466,7 +448,7 @@ class PeerFinFullWindowTest : public TeardownTest,
         << "a FIN close counts no abort" << rule;
     ExpectResetReasons({}, rule);
     // The peer's socket: tcp_time_wait() -> tcp_done(): CLOSE, EOF.
-    EXPECT_EQ(StateName(peer_), "CLOSE") << rule;
+    EXPECT_EQ(TcpStateNameOf(peer_), "CLOSE") << rule;
     EXPECT_EQ(RecvOne(peer_), "EOF") << rule;
   }
 
@@ -503,12 +485,13 @@ class PeerFinFullWindowTest : public TeardownTest,
     ASSERT_EQ(::shutdown(peer_, SHUT_WR), 0) << ErrnoStatus("shutdown");
     absl::Status settled = WaitUntil(
         [&]() -> absl::StatusOr<bool> {
-          return StateName(closer_) == "CLOSE_WAIT" &&
-                 StateName(peer_) == "FIN_WAIT2";
+          return TcpStateNameOf(closer_) == "CLOSE_WAIT" &&
+                 TcpStateNameOf(peer_) == "FIN_WAIT2";
         },
         kDeadline, "the FIN accepted and acknowledged");
-    ASSERT_TRUE(settled.ok()) << settled << ": closer " << StateName(closer_)
-                              << ", peer " << StateName(peer_);
+    ASSERT_TRUE(settled.ok())
+        << settled << ": closer " << TcpStateNameOf(closer_) << ", peer "
+        << TcpStateNameOf(peer_);
     ASSERT_TRUE(wire().Sync(Phase::kShutdown, kDeadline).ok());
     absl::StatusOr<MibSnapshot> after = ReadTcpMib();
     ASSERT_TRUE(after.ok()) << after.status();
@@ -600,8 +583,8 @@ class PeerFinFullWindowTest : public TeardownTest,
     EXPECT_TRUE(PeerFins().empty()) << "the FIN went on the wire" << rule;
     EXPECT_EQ(PeerDataEnd(), static_cast<uint32_t>(1 + sent)) << rule;
     // tcp_shutdown() -> tcp_close_state(): FIN_WAIT1 though the FIN waits.
-    EXPECT_EQ(StateName(peer_), "FIN_WAIT1") << rule;
-    EXPECT_EQ(StateName(closer_), "ESTABLISHED") << rule;
+    EXPECT_EQ(TcpStateNameOf(peer_), "FIN_WAIT1") << rule;
+    EXPECT_EQ(TcpStateNameOf(closer_), "ESTABLISHED") << rule;
     // __tcp_select_window() found no room: tcp_select_window() counted the
     // move to a zero window; nothing arrived outside it, nothing dropped.
     EXPECT_GE(Moved(moved, "TCPToZeroWindowAdv"), 1) << rule;
@@ -841,11 +824,12 @@ class PeerFinFullWindowTest : public TeardownTest,
           [&]() -> absl::StatusOr<bool> {
             absl::Status drained = wire().Drain(Phase::kShutdown);
             if (!drained.ok()) return drained;
-            return StateName(closer_) == "CLOSE_WAIT" || PeerFins().size() >= 2;
+            return TcpStateNameOf(closer_) == "CLOSE_WAIT" ||
+                   PeerFins().size() >= 2;
           },
           kDeadline, "the bare FIN accepted, or sent a second time");
       ASSERT_TRUE(answered.ok()) << answered;
-      accepted = StateName(closer_) == "CLOSE_WAIT";
+      accepted = TcpStateNameOf(closer_) == "CLOSE_WAIT";
       RecordProperty("bare_fin",
                      absl::StrCat("not pinned on ", KernelRelease(), ": ",
                                   accepted ? "accepted" : "dropped"));
@@ -856,12 +840,13 @@ class PeerFinFullWindowTest : public TeardownTest,
       // queued (tcp_try_coalesce() merges it into the tail skb), tcp_fin().
       absl::Status settled = WaitUntil(
           [&]() -> absl::StatusOr<bool> {
-            return StateName(closer_) == "CLOSE_WAIT" &&
-                   StateName(peer_) == "FIN_WAIT2";
+            return TcpStateNameOf(closer_) == "CLOSE_WAIT" &&
+                   TcpStateNameOf(peer_) == "FIN_WAIT2";
           },
           kDeadline, "the bare FIN accepted and acknowledged");
-      ASSERT_TRUE(settled.ok()) << settled << ": closer " << StateName(closer_)
-                                << ", peer " << StateName(peer_);
+      ASSERT_TRUE(settled.ok())
+          << settled << ": closer " << TcpStateNameOf(closer_) << ", peer "
+          << TcpStateNameOf(peer_);
     } else {
       // Older tcp_data_queue() (`if (skb_queue_len(&sk->sk_receive_queue)
       // == 0) sk_forced_mem_schedule(); else if (tcp_try_rmem_schedule())

@@ -98,14 +98,8 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
 
   if (c.ending == Ending::kRst) {
     ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
-    ASSERT_TRUE(WaitUntil(
-                    [&]() -> absl::StatusOr<bool> {
-                      absl::StatusOr<int> queued = BytesInReceiveQueue(closer);
-                      if (!queued.ok()) return queued.status();
-                      return *queued == 10;
-                    },
-                    kDeadline, "10 bytes unread at the closer")
-                    .ok());
+    absl::Status queued = WaitForReceiveQueue(closer, 10, kDeadline);
+    ASSERT_TRUE(queued.ok()) << queued;
   }
   ASSERT_TRUE(wire.Sync(Phase::kSetup, kDeadline).ok());
   ::close(connection.pair.closer.release());

@@ -67,19 +67,10 @@ void TeardownTest::RequireDefaultBuffers() {
   }
 }
 
-void TeardownTest::PinToOneCpu() {
-  if (pin_ != nullptr) return;
-  absl::StatusOr<std::unique_ptr<CpuPin>> pin = CpuPin::ToCurrentCpu();
-  ASSERT_TRUE(pin.ok()) << pin.status();
-  pin_ = *std::move(pin);
-}
-
 void TeardownTest::OpenConnection(Family family, Connection& out,
                                   int closer_rcvbuf) {
   RequireFamily(family);
   if (IsSkipped()) return;
-  PinToOneCpu();
-  if (HasFatalFailure()) return;
   absl::StatusOr<Listener> listener = Listen(family);
   ASSERT_TRUE(listener.ok()) << listener.status();
   if (closer_rcvbuf > 0) {
@@ -88,26 +79,35 @@ void TeardownTest::OpenConnection(Family family, Connection& out,
               0)
         << ErrnoStatus("setsockopt(listener, SO_RCVBUF)");
   }
-  absl::StatusOr<std::unique_ptr<WireCapture>> wire =
-      WireCapture::Start(listener->port);
+  WatchPort(listener->port, out);
+  if (IsSkipped() || HasFatalFailure()) return;
+  absl::StatusOr<ConnectedPair> pair = Connect(family, *listener);
+  ASSERT_TRUE(pair.ok()) << pair.status();
+  out.pair = *std::move(pair);
+  listener->fd.reset();
+  if (out.resets != nullptr) out.resets->set_peer_port(out.pair.peer_port);
+}
+
+void TeardownTest::WatchPort(uint16_t port, Connection& out) {
+  if (pin_ == nullptr) {
+    // The wire witness's Sync() needs the thread on one CPU (cpu_pin.h).
+    absl::StatusOr<std::unique_ptr<CpuPin>> pin = CpuPin::ToCurrentCpu();
+    ASSERT_TRUE(pin.ok()) << pin.status();
+    pin_ = *std::move(pin);
+  }
+  absl::StatusOr<std::unique_ptr<WireCapture>> wire = WireCapture::Start(port);
   if (absl::IsPermissionDenied(wire.status())) {
     GTEST_SKIP() << wire.status().message();
   }
   ASSERT_TRUE(wire.ok()) << wire.status();
   out.wire = *std::move(wire);
   reported_wire_ = out.wire;
-  absl::StatusOr<ConnectedPair> pair = Connect(family, *listener);
-  ASSERT_TRUE(pair.ok()) << pair.status();
-  out.pair = *std::move(pair);
-  listener->fd.reset();
-  absl::StatusOr<std::unique_ptr<ResetReasonWatch>> resets =
-      WatchResets(out.pair.closer_port);
+  absl::StatusOr<std::unique_ptr<ResetReasonWatch>> resets = WatchResets(port);
   if (resets.ok()) {
     out.resets = *std::move(resets);
-    out.resets->set_peer_port(out.pair.peer_port);
   } else {
-    RecordProperty("reset_reasons", std::string("unavailable: ") +
-                                        std::string(resets.status().message()));
+    RecordProperty("reset_reasons",
+                   absl::StrCat("unavailable: ", resets.status().message()));
   }
 }
 

@@ -43,10 +43,13 @@ class TeardownTest : public ::testing::Test {
   // the accepted closing side inherits it (sk_clone_lock()) and advertises
   // its first window from it.
   void OpenConnection(Family family, Connection& out, int closer_rcvbuf = 0);
-  // Pins the test's thread to its CPU until TearDown(), as WireCapture::Sync()
-  // needs (OpenConnection() does it; a test that starts its own capture
-  // calls it first).
-  void PinToOneCpu();
+  // The witnesses of connections to `port` (a listener's), in `out.wire` and
+  // `out.resets`: pins the thread to its CPU until TearDown() (as
+  // WireCapture::Sync() needs), starts the capture (skips the test without
+  // CAP_NET_RAW) and the reset watch (null, with a test property saying why,
+  // where unavailable). OpenConnection() calls it; a test with several
+  // connections on one listener calls it itself.
+  void WatchPort(uint16_t port, Connection& out);
   // Skips the test (with the reason) when the run's profile makes the
   // default net.ipv4.tcp_rmem or tcp_wmem size smaller than the kernel's:
   // for stagings whose premise is room in the buffers (autotuning room, a
@@ -71,7 +74,7 @@ class TeardownTest : public ::testing::Test {
   std::optional<PrivateNetns> netns_;
 
  private:
-  // OpenConnection() pins the test's thread to one CPU until TearDown().
+  // WatchPort() pins the test's thread to one CPU until TearDown().
   std::unique_ptr<CpuPin> pin_;
   // The capture of the last OpenConnection(), for the failure report.
   std::shared_ptr<WireCapture> reported_wire_;

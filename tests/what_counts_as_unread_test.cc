@@ -46,16 +46,6 @@ struct Case {
 class WhatCountsAsUnreadTest : public TeardownTest,
                                public ::testing::WithParamInterface<Case> {};
 
-absl::Status WaitForQueued(int fd, int bytes) {
-  return WaitUntil(
-      [&]() -> absl::StatusOr<bool> {
-        absl::StatusOr<int> inq = BytesInReceiveQueue(fd);
-        if (!inq.ok()) return inq.status();
-        return *inq >= bytes;
-      },
-      kDeadline, absl::StrCat(bytes, " bytes queued"));
-}
-
 TEST_P(WhatCountsAsUnreadTest, CloseDecides) {
   const Case c = GetParam();
   Connection connection;
@@ -67,13 +57,13 @@ TEST_P(WhatCountsAsUnreadTest, CloseDecides) {
   switch (c.reading) {
     case Reading::kPeekedOnly:
       ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
-      ASSERT_TRUE(WaitForQueued(closer, 10).ok());
+      ASSERT_TRUE(WaitForReceiveQueue(closer, 10, kDeadline).ok());
       ASSERT_EQ(::recv(closer, buffer, sizeof(buffer), MSG_PEEK), 10);
       break;
     case Reading::kReadUpToFin:
       ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
       ASSERT_EQ(::shutdown(peer, SHUT_WR), 0);
-      ASSERT_TRUE(WaitForQueued(closer, 10).ok());
+      ASSERT_TRUE(WaitForReceiveQueue(closer, 10, kDeadline).ok());
       ASSERT_EQ(::recv(closer, buffer, 10, MSG_WAITALL), 10);
       break;
     case Reading::kUrgentReadOob:
@@ -94,7 +84,7 @@ TEST_P(WhatCountsAsUnreadTest, CloseDecides) {
     case Reading::kArrivedAfterShutRd:
       ASSERT_EQ(::shutdown(closer, SHUT_RD), 0);
       ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
-      ASSERT_TRUE(WaitForQueued(closer, 10).ok());
+      ASSERT_TRUE(WaitForReceiveQueue(closer, 10, kDeadline).ok());
       break;
   }
   absl::StatusOr<int> queued = BytesInReceiveQueue(closer);
