@@ -2,8 +2,8 @@
 // scenario (wall clock, including the private namespace and every witness).
 #include <benchmark/benchmark.h>
 
-#include "fixtures/netns.h"
-#include "fixtures/stage.h"
+#include "fixtures/isolation/netns.h"
+#include "fixtures/staging/stage.h"
 
 namespace tcpsem {
 namespace {

@@ -13,7 +13,7 @@ packages=(
   clang-format                         # the tree is kept formatted
   iproute2                             # ip, for ci/host-untouched.sh
   procps                               # sysctl, for ci/restore-global-sysctls.sh
-  python3-tap                          # tests/tap_parse_check.py
+  python3-tap                          # tests/cli/tap_parse_check.py
 )
 
 missing=()

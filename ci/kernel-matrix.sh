@@ -150,7 +150,7 @@ build_base() {
   if grep -q '^MISSING' <<<"$libs"; then
     die "ldd $BINARY: $(grep '^MISSING' <<<"$libs" | cut -d' ' -f2 | tr '\n' ' ')not found"
   fi
-  key=$( { sha256sum "$BINARY" "$BUSYBOX" "$HERE/init.sh" "$0" "$REPO"/fixtures/profiles/*.conf;
+  key=$( { sha256sum "$BINARY" "$BUSYBOX" "$HERE/init.sh" "$0" "$REPO"/fixtures/config/profiles/*.conf;
            for lib in $libs; do echo "$lib $(sha256sum <"$(readlink -f "$lib")")"; done; } |
          sha256sum | cut -c1-16)
   out=$CACHE/initramfs/base-$key.cpio
@@ -166,7 +166,7 @@ build_base() {
     install -m 0755 "$HERE/init.sh" "$root/init"
     cp "$BINARY" "$root/opt/tcpsem/suite"
     # The shipped sysctl profiles (init.sh points TCPSEM_PROFILE_DIR here).
-    cp -r "$REPO/fixtures/profiles" "$root/opt/tcpsem/profiles"
+    cp -r "$REPO/fixtures/config/profiles" "$root/opt/tcpsem/profiles"
     for lib in $libs; do
       mkdir -p "$root$(dirname "$lib")"
       cp -L "$lib" "$root$lib"

@@ -24,7 +24,7 @@ for arg in "$@"; do
   esac
 done
 if [ ${#profiles[@]} -eq 0 ]; then
-  for f in fixtures/profiles/*.conf; do
+  for f in fixtures/config/profiles/*.conf; do
     name="$(basename "$f" .conf)"
     # Shipped global-key profiles need the explicit opt-in.
     if grep -q "^net.ipv4.tcp_max_orphans\|^net.ipv4.tcp_mem" "$f" && [ $allow_global -eq 0 ]; then

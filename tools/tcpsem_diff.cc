@@ -13,8 +13,8 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "fixtures/html_report.h"
-#include "fixtures/record_reader.h"
+#include "fixtures/reports/html_report.h"
+#include "fixtures/reports/record_reader.h"
 
 ABSL_FLAG(std::string, html, "",
           "also write a self-contained HTML diff report to this path");

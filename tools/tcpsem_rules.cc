@@ -4,10 +4,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "fixtures/kernel_version.h"
-#include "fixtures/rule_table.h"
-#include "fixtures/scenario_rules.h"
-#include "fixtures/stage.h"
+#include "fixtures/base/kernel_version.h"
+#include "fixtures/rules/rule_table.h"
+#include "fixtures/rules/scenario_rules.h"
+#include "fixtures/staging/stage.h"
 
 int main(int argc, char** argv) {
   const std::string release = argc > 1 ? argv[1] : tcpsem::KernelRelease();

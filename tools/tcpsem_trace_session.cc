@@ -10,7 +10,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "fixtures/reset_reason.h"
+#include "fixtures/witnesses/reset_reason.h"
 
 int main(int argc, char** argv) {
   const std::string verb = argc == 3 ? argv[1] : "";

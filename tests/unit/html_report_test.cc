@@ -1,4 +1,4 @@
-#include "fixtures/html_report.h"
+#include "fixtures/reports/html_report.h"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "fixtures/kernel_version.h"
+#include "fixtures/base/kernel_version.h"
 
 #include "gtest/gtest.h"
 

@@ -1,4 +1,4 @@
-#include "fixtures/ladder.h"
+#include "fixtures/reports/ladder.h"
 
 #include <netinet/tcp.h>
 

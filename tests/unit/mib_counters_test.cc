@@ -1,4 +1,4 @@
-#include "fixtures/mib_counters.h"
+#include "fixtures/witnesses/mib_counters.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

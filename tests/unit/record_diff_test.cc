@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "fixtures/record_reader.h"
+#include "fixtures/reports/record_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

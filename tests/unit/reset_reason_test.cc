@@ -1,4 +1,4 @@
-#include "fixtures/reset_reason.h"
+#include "fixtures/witnesses/reset_reason.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -18,8 +18,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "fixtures/netns.h"
-#include "fixtures/socket_pair.h"
+#include "fixtures/isolation/netns.h"
+#include "fixtures/staging/socket_pair.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

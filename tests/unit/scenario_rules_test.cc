@@ -1,7 +1,7 @@
 // Keeps the scenario rules and the suites that cite them in step: every id a
 // suite cites exists, and every rule is cited by some suite (a rule nobody
 // checks would be a claim the suite does not make).
-#include "fixtures/scenario_rules.h"
+#include "fixtures/rules/scenario_rules.h"
 
 #include <dirent.h>
 
@@ -10,7 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "fixtures/text_file.h"
+#include "fixtures/base/text_file.h"
 #include "gtest/gtest.h"
 
 namespace tcpsem {
@@ -18,7 +18,7 @@ namespace {
 
 // Every Cite("...") id in the suites' sources.
 std::set<std::string> CitedIds() {
-  const std::string dir = std::string(TCPSEM_SOURCE_DIR) + "/tests";
+  const std::string dir = std::string(TCPSEM_SOURCE_DIR) + "/tests/suites";
   std::set<std::string> ids;
   DIR* listing = ::opendir(dir.c_str());
   if (listing == nullptr) return ids;

@@ -1,7 +1,7 @@
 // The sock_diag witness against real sockets in a private network namespace:
 // each test sees only the sockets it made (plus what the kernel keeps after
 // they are closed).
-#include "fixtures/sock_diag.h"
+#include "fixtures/witnesses/sock_diag.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,10 +20,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "fixtures/errno_status.h"
-#include "fixtures/netns.h"
-#include "fixtures/unique_fd.h"
-#include "fixtures/wait_until.h"
+#include "fixtures/base/errno_status.h"
+#include "fixtures/base/unique_fd.h"
+#include "fixtures/base/wait_until.h"
+#include "fixtures/isolation/netns.h"
 #include "gtest/gtest.h"
 
 namespace tcpsem {

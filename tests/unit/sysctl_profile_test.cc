@@ -1,7 +1,7 @@
 // Sysctl profiles: parsing as systemd-sysctl reads sysctl.d files (no
 // privileges needed), and classification and application inside private
 // network namespaces (root; skipped otherwise).
-#include "fixtures/sysctl_profile.h"
+#include "fixtures/config/sysctl_profile.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -20,9 +20,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "fixtures/netns.h"
-#include "fixtures/rootless.h"
-#include "fixtures/unique_fd.h"
+#include "fixtures/base/unique_fd.h"
+#include "fixtures/isolation/netns.h"
+#include "fixtures/isolation/rootless.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -30,7 +30,7 @@ namespace tcpsem {
 namespace {
 
 // Tests that read or write the host's own namespace: a rootless run (a user
-// namespace of its own, fixtures/rootless.h) may not enter it.
+// namespace of its own, fixtures/isolation/rootless.h) may not enter it.
 void SkipWithoutHostNetns() {
   if (RunningRootless()) {
     GTEST_SKIP() << "needs the host's network namespace, which a rootless "
@@ -216,8 +216,9 @@ TEST(SysctlParseTest, ShippedProfilesParseAndSayWhy) {
     ASSERT_TRUE(profile.ok()) << profile.status();
     std::string text = ReadFile(profile->files.at(0));
     EXPECT_THAT(text, StartsWith("# ")) << "first line must say why";
-    EXPECT_THAT(profile->Describe(),
-                HasSubstr(absl::StrCat("fixtures/profiles/", name, ".conf")));
+    EXPECT_THAT(
+        profile->Describe(),
+        HasSubstr(absl::StrCat("fixtures/config/profiles/", name, ".conf")));
   }
   absl::StatusOr<Profile> defaults = LoadShippedProfile("default");
   ASSERT_TRUE(defaults.ok()) << defaults.status();
@@ -530,7 +531,7 @@ TEST_F(SysctlGlobalTest, GlobalProfileNeedsTheOptIn) {
   ASSERT_TRUE(profile.ok()) << profile.status();
   absl::Status refused = ValidateProfile(*profile);
   EXPECT_THAT(std::string(refused.message()),
-              StartsWith("fixtures/profiles/max-orphans-zero.conf:2: "
+              StartsWith("fixtures/config/profiles/max-orphans-zero.conf:2: "
                          "net.ipv4.tcp_max_orphans is global"));
   EXPECT_THAT(std::string(refused.message()), HasSubstr("allow_global"));
   EXPECT_THAT(

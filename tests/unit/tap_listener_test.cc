@@ -1,4 +1,4 @@
-#include "fixtures/tap_listener.h"
+#include "fixtures/gtest/tap_listener.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -7,7 +7,7 @@
 #include <csignal>
 
 #include "absl/status/status.h"
-#include "fixtures/leak_check_listener.h"
+#include "fixtures/gtest/leak_check_listener.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -1,0 +1,211 @@
+#include "tests/harness/teardown_test.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <iostream>
+
+#include "absl/algorithm/container.h"
+#include "absl/cleanup/cleanup.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "fixtures/base/errno_status.h"
+#include "fixtures/base/kernel_version.h"
+#include "fixtures/config/run_profile.h"
+#include "fixtures/config/suite_flags.h"
+#include "fixtures/reports/failure_report.h"
+#include "fixtures/reports/ladder.h"
+#include "fixtures/reports/run_log.h"
+#include "fixtures/rules/rule_table.h"
+#include "fixtures/staging/stage.h"
+#include "fixtures/witnesses/pcap_file.h"
+
+namespace tcpsem {
+
+void TeardownTest::SetUp() {
+  absl::StatusOr<PrivateNetns> netns = PrivateNetns::Enter();
+  if (!netns.ok()) {
+    GTEST_SKIP() << "needs a private network namespace (run as root, or with "
+                    "CAP_SYS_ADMIN and CAP_NET_RAW): "
+                 << netns.status().message();
+  }
+  netns_.emplace(*std::move(netns));
+  absl::StatusOr<Profile> profile = ApplyRunProfile(*netns_);
+  if (!profile.ok()) {
+    FAIL() << "the sysctl profile " << RunProfileSummary()
+           << " could not be applied in the test's namespace: "
+           << profile.status().message();
+  }
+}
+
+void TeardownTest::RequireFamily(Family family) {
+  if (family != Family::kV4 && !netns_->has_ipv6()) {
+    GTEST_SKIP() << "needs IPv6 on lo (IPv6 disabled or not built in)";
+  }
+}
+
+void TeardownTest::RequireDefaultBuffers() {
+  // The kernel's default (middle) values: tcp_sk_init() in
+  // net/ipv4/tcp_ipv4.c (tcp_rmem[1] 131072, tcp_wmem[1] 16384).
+  const std::pair<const char*, int64_t> defaults[] = {
+      {"net.ipv4.tcp_rmem", 131072}, {"net.ipv4.tcp_wmem", 16384}};
+  for (const auto& [key, default_size] : defaults) {
+    auto it = RunProfile().settings.find(key);
+    if (it == RunProfile().settings.end()) continue;
+    std::vector<std::string> sizes = absl::StrSplit(
+        it->second.value, absl::ByAnyChar(" \t"), absl::SkipWhitespace());
+    int64_t size = 0;
+    if (sizes.size() == 3 && absl::SimpleAtoi(sizes[1], &size) &&
+        size >= default_size) {
+      continue;
+    }
+    GTEST_SKIP() << "the staging needs " << key << " no smaller than the "
+                 << "kernel's default (" << default_size
+                 << " bytes); the profile sets it: " << RunProfileSummary();
+  }
+}
+
+void TeardownTest::OpenConnection(Family family, Connection& out,
+                                  int closer_rcvbuf) {
+  RequireFamily(family);
+  if (IsSkipped()) return;
+  absl::StatusOr<Listener> listener = Listen(family);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  if (closer_rcvbuf > 0) {
+    ASSERT_EQ(::setsockopt(listener->fd.get(), SOL_SOCKET, SO_RCVBUF,
+                           &closer_rcvbuf, sizeof(closer_rcvbuf)),
+              0)
+        << ErrnoStatus("setsockopt(listener, SO_RCVBUF)");
+  }
+  WatchPort(listener->port, out);
+  if (IsSkipped() || HasFatalFailure()) return;
+  absl::StatusOr<ConnectedPair> pair = Connect(family, *listener);
+  ASSERT_TRUE(pair.ok()) << pair.status();
+  out.pair = *std::move(pair);
+  listener->fd.reset();
+  if (out.resets != nullptr) out.resets->set_peer_port(out.pair.peer_port);
+}
+
+void TeardownTest::WatchPort(uint16_t port, Connection& out) {
+  if (pin_ == nullptr) {
+    // The wire witness's Sync() needs the thread on one CPU (cpu_pin.h).
+    absl::StatusOr<std::unique_ptr<CpuPin>> pin = CpuPin::ToCurrentCpu();
+    ASSERT_TRUE(pin.ok()) << pin.status();
+    pin_ = *std::move(pin);
+  }
+  absl::StatusOr<std::unique_ptr<WireCapture>> wire = WireCapture::Start(port);
+  if (absl::IsPermissionDenied(wire.status())) {
+    GTEST_SKIP() << wire.status().message();
+  }
+  ASSERT_TRUE(wire.ok()) << wire.status();
+  out.wire = *std::move(wire);
+  reported_wire_ = out.wire;
+  absl::StatusOr<std::unique_ptr<ResetReasonWatch>> resets = WatchResets(port);
+  if (resets.ok()) {
+    out.resets = *std::move(resets);
+  } else {
+    RecordProperty("reset_reasons",
+                   absl::StrCat("unavailable: ", resets.status().message()));
+  }
+}
+
+std::optional<std::vector<ResetEvent>> TeardownTest::PinnedResets(
+    const ResetReasonWatch* watch) {
+  if (watch == nullptr) return std::nullopt;  // the property says why
+  absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
+  if (!kernel.ok() || *kernel < kResetReasonsPinnedSince) {
+    RecordProperty("reset_reasons",
+                   absl::StrCat("not judged: reasons are pinned from ",
+                                kResetReasonsPinnedSince.ToString(),
+                                " on; this kernel is ", KernelRelease()));
+    return std::nullopt;
+  }
+  absl::StatusOr<std::vector<ResetEvent>> events = watch->Collect();
+  if (!events.ok()) {
+    ADD_FAILURE() << "the reset-reason witness failed: " << events.status();
+    return std::nullopt;
+  }
+  return *std::move(events);
+}
+
+std::string TeardownTest::FailureArtifactPath() {
+  const ::testing::TestInfo* test =
+      ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = absl::StrCat(test->test_suite_name(), ".", test->name());
+  absl::c_replace(name, '/', '_');
+  return absl::StrCat(ArtifactsDir(), "/", name, ".pcap");
+}
+
+void TeardownTest::TearDown() {
+  absl::Cleanup unpin = [this] { pin_.reset(); };
+  if (!HasFailure() || reported_wire_ == nullptr) return;
+  // Whatever is still queued in the capture belongs to the story too.
+  if (absl::Status drained = reported_wire_->Drain(Phase::kAfter);
+      !drained.ok()) {
+    std::cout << "(capture not drained: " << drained << ")\n";
+  }
+  std::cout << "profile:  " << RunProfileSummary() << "\n"
+            << "the connection as captured (peer left, closing side right):\n"
+            << RenderLadder(reported_wire_->segments());
+  ::mkdir(ArtifactsDir().c_str(), 0755);  // may exist; write reports errors
+  const std::string path = FailureArtifactPath();
+  if (absl::Status saved = WritePcapFile(reported_wire_->frames(), path);
+      saved.ok()) {
+    std::cout << "capture saved: " << path << "\n";
+  } else {
+    std::cout << "could not save the capture: " << saved << "\n";
+  }
+}
+
+std::optional<CellResult> TeardownTest::StageAndJudge(
+    const Scenario& scenario, const StageOptions& options,
+    bool expect_agreement) {
+  StageOptions effective = options;
+  effective.reset_reasons &= absl::GetFlag(FLAGS_tcpsem_reset_reasons);
+  // A zero orphan limit only bites once the kernel counts an orphan.
+  if (auto it = RunProfile().settings.find("net.ipv4.tcp_max_orphans");
+      it != RunProfile().settings.end() && it->second.value == "0") {
+    effective.orphans_over_limit = true;
+  }
+  if (absl::GetFlag(FLAGS_tcpsem_inject_drain_fault)) {
+    effective.fault = Fault::kDrainBeforeClose;
+  }
+  absl::StatusOr<CellResult> result = RunCell(scenario, effective);
+  if (!result.ok()) {
+    if (absl::IsPermissionDenied(result.status())) {
+      ::testing::internal::AssertHelper(::testing::TestPartResult::kSkip,
+                                        __FILE__, __LINE__, "") =
+          ::testing::Message()
+          << "missing privilege: " << result.status().message();
+      return std::nullopt;
+    }
+    ADD_FAILURE() << "staging failed (not a verdict on the kernel): "
+                  << result.status();
+    return std::nullopt;
+  }
+  if (!result->mismatches.empty() && expect_agreement) {
+    ::mkdir(ArtifactsDir().c_str(), 0755);  // may exist; write reports errors
+    const std::string path = FailureArtifactPath();
+    if (absl::Status saved = WritePcapFile(result->observation.frames, path);
+        saved.ok()) {
+      result->pcap_path = path;
+    } else {
+      ADD_FAILURE() << "could not save the capture: " << saved;
+    }
+    ADD_FAILURE() << "the kernel disagrees with the rule table\n"
+                  << "profile:  " << RunProfileSummary() << "\n"
+                  << ExplainFailure(*result);
+  }
+  if (!result->observation.resets.has_value()) {
+    RecordProperty("reset_reasons",
+                   "unavailable: " + result->observation.resets_unavailable);
+  }
+  // The record is the kernel's behaviour: cells staged with an injected
+  // fault are not part of it.
+  if (effective.fault == Fault::kNone) RunLog::Get().Add(*result);
+  return *std::move(result);
+}
+
+}  // namespace tcpsem

@@ -1,0 +1,63 @@
+// Can the checks fail? A harness fault makes the closing side read all its
+// data right before close(), which is what a stack that never resets for
+// unread data looks like. The comparison must report the mismatch on the
+// wire and on the peer's API for every such cell.
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/harness/teardown_test.h"
+
+namespace tcpsem {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::Contains;
+using ::testing::Field;
+
+class FaultInjectionTest : public TeardownTest,
+                           public ::testing::WithParamInterface<Scenario> {};
+
+TEST_P(FaultInjectionTest, DrainBeforeCloseIsCaught) {
+  RequireFamily(GetParam().family);
+  if (IsSkipped()) return;
+  StageOptions options;
+  options.fault = Fault::kDrainBeforeClose;
+  std::optional<CellResult> result =
+      StageAndJudge(GetParam(), options, /*expect_agreement=*/false);
+  if (IsSkipped()) return;
+  ASSERT_TRUE(result.has_value());
+  if (result->observation.peer_data_held_back) {
+    GTEST_SKIP() << "the fault needs all of the peer's data at the closer, "
+                    "but this profile's buffers held some back in the peer";
+  }
+  EXPECT_THAT(result->mismatches,
+              Contains(AllOf(Field(&Mismatch::witness, witness::kWireClose),
+                             Field(&Mismatch::expected, "RST"),
+                             Field(&Mismatch::observed, "FIN"))));
+  EXPECT_THAT(result->mismatches,
+              Contains(AllOf(Field(&Mismatch::witness, witness::kPeerRecv),
+                             Field(&Mismatch::expected, "ECONNRESET"),
+                             Field(&Mismatch::observed, "EOF"))));
+  EXPECT_THAT(result->mismatches,
+              Contains(Field(&Mismatch::witness, witness::kCountersClose)));
+}
+
+std::vector<Scenario> RstCells() {
+  std::vector<Scenario> cells;
+  for (Family family : {Family::kV4, Family::kV6}) {
+    for (Unread unread : {Unread::kOne, Unread::kSegments}) {
+      for (Shutdown shutdown : {Shutdown::kNone, Shutdown::kRd}) {
+        cells.push_back({family, unread, Linger::kOff, shutdown, false});
+      }
+    }
+  }
+  return cells;
+}
+
+INSTANTIATE_TEST_SUITE_P(SelfTest, FaultInjectionTest,
+                         ::testing::ValuesIn(RstCells()),
+                         [](const ::testing::TestParamInfo<Scenario>& info) {
+                           return info.param.Name();
+                         });
+
+}  // namespace
+}  // namespace tcpsem

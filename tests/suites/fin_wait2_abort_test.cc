@@ -1,0 +1,111 @@
+// TCP_LINGER2 < 0: an application that shut down its sending side and
+// closes while waiting in FIN_WAIT2 for the peer's FIN asks the kernel not
+// to wait at all: tcp_close() resets the connection at once
+// (TCPAbortOnLinger, reason TCP_ABORT_ON_LINGER), where the default hands it
+// to a FIN_WAIT2 timewait socket and sends nothing.
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "absl/strings/str_cat.h"
+#include "fixtures/base/kernel_version.h"
+#include "fixtures/base/wait_until.h"
+#include "fixtures/rules/rule_table.h"
+#include "fixtures/rules/scenario_rules.h"
+#include "fixtures/staging/socket_pair.h"
+#include "fixtures/staging/stage.h"
+#include "fixtures/witnesses/mib_counters.h"
+#include "fixtures/witnesses/observation.h"
+#include "fixtures/witnesses/reset_reason.h"
+#include "fixtures/witnesses/sock_diag.h"
+#include "fixtures/witnesses/tcp_state.h"
+#include "fixtures/witnesses/wire_capture.h"
+#include "gtest/gtest.h"
+#include "tests/harness/teardown_test.h"
+
+namespace tcpsem {
+namespace {
+
+constexpr absl::Duration kDeadline = absl::Seconds(3);
+
+struct Linger2Case {
+  Family family;
+  bool abort;  // TCP_LINGER2 = -1, or left at its default
+};
+void PrintTo(const Linger2Case& c, std::ostream* os) {
+  *os << FamilyName(c.family) << (c.abort ? " TCP_LINGER2=-1" : " default");
+}
+
+class FinWait2AbortTest : public TeardownTest,
+                          public ::testing::WithParamInterface<Linger2Case> {};
+
+TEST_P(FinWait2AbortTest, CloseInFinWait2) {
+  const Linger2Case c = GetParam();
+  Connection connection;
+  OpenConnection(c.family, connection);
+  if (IsSkipped() || HasFatalFailure()) return;
+  ConnectedPair& pair = connection.pair;
+  WireCapture& wire = *connection.wire;
+  const uint16_t port = pair.closer_port;
+  const int closer = pair.closer.get();
+  if (c.abort) {
+    const int linger2 = -1;
+    ASSERT_EQ(::setsockopt(closer, IPPROTO_TCP, TCP_LINGER2, &linger2,
+                           sizeof(linger2)),
+              0);
+  }
+  // SHUT_WR, then wait for the peer's (delayed) ACK: FIN_WAIT2.
+  ASSERT_EQ(::shutdown(closer, SHUT_WR), 0);
+  absl::Status finwait2 = WaitForTcpState(closer, "FIN_WAIT2", kDeadline);
+  ASSERT_TRUE(finwait2.ok()) << finwait2;
+  ASSERT_TRUE(wire.Sync(Phase::kShutdown, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> before = ReadTcpMib();
+  ASSERT_TRUE(before.ok());
+
+  ::close(pair.closer.release());
+  ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> after = ReadTcpMib();
+  ASSERT_TRUE(after.ok());
+  MibDelta moved = Subtract(*after, *before);
+  Observation o;
+  o.segments = wire.segments();
+  absl::StatusOr<std::optional<DiagSocket>> left =
+      FindTcpSocket(port, pair.peer_port);
+  ASSERT_TRUE(left.ok()) << left.status();
+  const std::string closer_left = StateOrGone(*left);
+
+  const std::string rule = Cite(c.abort ? "finwait2.linger2-negative-rst"
+                                        : "finwait2.default-timewait");
+  if (c.abort) {
+    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "RST") << rule;
+    EXPECT_EQ(moved["TCPAbortOnLinger"], 1) << rule;
+    EXPECT_EQ(moved["OutRsts"], 1) << rule;
+    EXPECT_EQ(closer_left, "gone") << rule;
+  } else {
+    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "-") << rule;
+    EXPECT_EQ(moved["TCPAbortOnLinger"], 0) << rule;
+    EXPECT_EQ(closer_left, "FIN_WAIT2") << rule;
+  }
+  if (std::optional<std::vector<ResetEvent>> events =
+          PinnedResets(connection)) {
+    ASSERT_EQ(events->size(), c.abort ? 1u : 0u) << rule;
+    if (c.abort) {
+      EXPECT_EQ(events->front().reason, "TCP_ABORT_ON_LINGER") << rule;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(FinWait2, FinWait2AbortTest,
+                         ::testing::Values(Linger2Case{Family::kV4, true},
+                                           Linger2Case{Family::kV6, true},
+                                           Linger2Case{Family::kV4, false},
+                                           Linger2Case{Family::kV6, false}),
+                         [](const ::testing::TestParamInfo<Linger2Case>& info) {
+                           return absl::StrCat(FamilyName(info.param.family),
+                                               info.param.abort
+                                                   ? "_Linger2Negative"
+                                                   : "_Linger2Default");
+                         });
+
+}  // namespace
+}  // namespace tcpsem

@@ -1,0 +1,184 @@
+// The last reference decides. A socket closes (and __tcp_close() chooses
+// FIN or RST) only when its last file reference goes away: closing one of
+// several dup()ed or fork()ed descriptors sends nothing; the last close(),
+// process exit, or SIGKILL of the process that holds it does it, by the same
+// rule (the kernel's comment in __tcp_close() names "kill -9 the FTP client"
+// as the case RFC 2525 2.17 is about).
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "fixtures/base/kernel_version.h"
+#include "fixtures/base/wait_until.h"
+#include "fixtures/rules/rule_table.h"
+#include "fixtures/rules/scenario_rules.h"
+#include "fixtures/staging/stage.h"
+#include "fixtures/witnesses/mib_counters.h"
+#include "fixtures/witnesses/observation.h"
+#include "gtest/gtest.h"
+#include "tests/harness/teardown_test.h"
+
+namespace tcpsem {
+namespace {
+
+constexpr absl::Duration kDeadline = absl::Seconds(3);
+
+enum class LastReference {
+  kDupClose,         // close() of the last dup()ed descriptor
+  kForkChildClose,   // a fork()ed child closes its copy last
+  kForkChildExit,    // the child exits without close()
+  kForkChildKilled,  // the child is killed with SIGKILL
+};
+
+std::string LastReferenceName(LastReference how) {
+  switch (how) {
+    case LastReference::kDupClose:
+      return "DupClose";
+    case LastReference::kForkChildClose:
+      return "ForkChildClose";
+    case LastReference::kForkChildExit:
+      return "ForkChildExit";
+    case LastReference::kForkChildKilled:
+      return "ForkChildKilled";
+  }
+  return "?";
+}
+
+struct Case {
+  Family family;
+  LastReference how;
+  bool unread;  // the peer's 10 bytes are still unread at the end
+};
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << FamilyName(c.family) << "_" << LastReferenceName(c.how)
+      << (c.unread ? "_Unread10" : "_Unread0");
+}
+
+class LastReferenceTest : public TeardownTest,
+                          public ::testing::WithParamInterface<Case> {};
+
+TEST_P(LastReferenceTest, OnlyTheLastReferenceTearsDown) {
+  const Case c = GetParam();
+  Connection connection;
+  OpenConnection(c.family, connection);
+  if (IsSkipped() || HasFatalFailure()) return;
+  ConnectedPair& pair = connection.pair;
+  WireCapture& wire = *connection.wire;
+  if (c.unread) {
+    ASSERT_EQ(::send(pair.peer.get(), "0123456789", 10, 0), 10);
+    ASSERT_TRUE(WaitUntil(
+                    [&]() -> absl::StatusOr<bool> {
+                      absl::StatusOr<int> inq =
+                          BytesInReceiveQueue(pair.closer.get());
+                      if (!inq.ok()) return inq.status();
+                      return *inq == 10;
+                    },
+                    kDeadline, "10 bytes at the closer")
+                    .ok());
+  }
+  // The second reference.
+  UniqueFd copy;
+  UniqueFd release_child;  // writing to it lets the child go on
+  pid_t child = -1;
+  if (c.how == LastReference::kDupClose) {
+    copy.reset(::dup(pair.closer.get()));
+    ASSERT_TRUE(copy.valid());
+  } else {
+    int ready[2], go[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    ASSERT_EQ(::pipe(go), 0);
+    child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {  // holds its inherited copy; async-signal-safe calls only
+      ::close(ready[0]);
+      ::close(go[1]);
+      ::write(ready[1], "r", 1);
+      char byte;
+      ::read(go[0], &byte, 1);  // until released (or killed)
+      if (c.how == LastReference::kForkChildClose) ::close(pair.closer.get());
+      ::_exit(0);  // exit closes whatever is still open (exit_files())
+    }
+    ::close(ready[1]);
+    ::close(go[0]);
+    release_child.reset(go[1]);
+    char byte;
+    ASSERT_EQ(::read(ready[0], &byte, 1), 1);  // the child holds its copy
+    ::close(ready[0]);
+  }
+  ASSERT_TRUE(wire.Sync(Phase::kSetup, kDeadline).ok());
+
+  // The first close: nothing may leave.
+  ::close(pair.closer.release());
+  ASSERT_TRUE(wire.Sync(Phase::kShutdown, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> before = ReadTcpMib();
+  ASSERT_TRUE(before.ok());
+
+  // The last reference goes.
+  switch (c.how) {
+    case LastReference::kDupClose:
+      ::close(copy.release());
+      break;
+    case LastReference::kForkChildClose:
+    case LastReference::kForkChildExit:
+      ASSERT_EQ(::write(release_child.get(), "g", 1), 1);
+      break;
+    case LastReference::kForkChildKilled:
+      ASSERT_EQ(::kill(child, SIGKILL), 0);
+      break;
+  }
+  if (child > 0) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+  }
+  ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> after = ReadTcpMib();
+  ASSERT_TRUE(after.ok());
+  MibDelta moved = Subtract(*after, *before);
+  Observation o;
+  o.segments = wire.segments();
+
+  EXPECT_EQ(o.CloserEmitted(Phase::kShutdown), "-")
+      << Cite("lastref.only-last-closes");
+  const std::string rule = Cite("lastref.exit-and-kill-are-close");
+  if (c.unread) {
+    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "RST") << rule;
+    EXPECT_EQ(moved["TCPAbortOnClose"], 1) << rule;
+  } else {
+    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "FIN") << rule;
+    EXPECT_EQ(moved["TCPAbortOnClose"], 0) << rule;
+  }
+  if (std::optional<std::vector<ResetEvent>> events =
+          PinnedResets(connection)) {
+    ASSERT_EQ(events->size(), c.unread ? 1u : 0u) << rule;
+    if (c.unread) {
+      EXPECT_EQ(events->front().reason, "TCP_ABORT_ON_CLOSE") << rule;
+    }
+  }
+}
+
+std::vector<Case> Cases() {
+  std::vector<Case> cases;
+  for (Family family : {Family::kV4, Family::kV6}) {
+    for (LastReference how :
+         {LastReference::kDupClose, LastReference::kForkChildClose,
+          LastReference::kForkChildExit, LastReference::kForkChildKilled}) {
+      for (bool unread : {true, false}) cases.push_back({family, how, unread});
+    }
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(LastReference, LastReferenceTest,
+                         ::testing::ValuesIn(Cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           std::ostringstream name;
+                           PrintTo(info.param, &name);
+                           return name.str();
+                         });
+
+}  // namespace
+}  // namespace tcpsem

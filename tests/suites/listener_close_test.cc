@@ -1,0 +1,111 @@
+// A listener closed while connections it completed still wait in its accept
+// queue, holding data their peers sent: nobody will ever read that data, so
+// each connection is reset (inet_csk_listen_stop() -> inet_child_forget()
+// -> tcp_disconnect(): RFC 2525 2.17's "data was lost" for every child).
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "fixtures/base/wait_until.h"
+#include "fixtures/rules/scenario_rules.h"
+#include "fixtures/staging/socket_pair.h"
+#include "fixtures/witnesses/mib_counters.h"
+#include "fixtures/witnesses/observation.h"
+#include "fixtures/witnesses/sock_diag.h"
+#include "fixtures/witnesses/tcp_state.h"
+#include "fixtures/witnesses/wire_capture.h"
+#include "gtest/gtest.h"
+#include "tests/harness/teardown_test.h"
+
+namespace tcpsem {
+namespace {
+
+constexpr absl::Duration kDeadline = absl::Seconds(3);
+constexpr int kQueued = 3;
+constexpr int kBytes = 10;
+
+class ListenerCloseTest : public TeardownTest,
+                          public ::testing::WithParamInterface<Family> {};
+
+TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
+  RequireFamily(GetParam());
+  if (IsSkipped()) return;
+  absl::StatusOr<Listener> listener = Listen(GetParam());
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  const uint16_t port = listener->port;
+  // The connections' witnesses; `witnesses.pair` stays empty (the listener
+  // never accepts).
+  Connection witnesses;
+  WatchPort(port, witnesses);
+  if (IsSkipped() || HasFatalFailure()) return;
+  WireCapture& wire = *witnesses.wire;
+  std::vector<UniqueFd> peers;
+  for (int i = 0; i < kQueued; ++i) {
+    absl::StatusOr<UniqueFd> peer = ConnectPeer(GetParam(), *listener);
+    ASSERT_TRUE(peer.ok()) << peer.status();
+    ASSERT_EQ(::send(peer->get(), "0123456789", kBytes, 0), kBytes);
+    peers.push_back(*std::move(peer));
+  }
+  // Every child is ESTABLISHED in the accept queue (inode 0) with the data.
+  ASSERT_TRUE(WaitUntil(
+                  [&]() -> absl::StatusOr<bool> {
+                    absl::StatusOr<std::vector<DiagSocket>> sockets =
+                        ListTcpSocketsOnPort(port);
+                    if (!sockets.ok()) return sockets.status();
+                    int ready = 0;
+                    for (const DiagSocket& s : *sockets) {
+                      ready += s.local_port == port &&
+                               TcpStateName(s.state) == "ESTABLISHED" &&
+                               s.rqueue == static_cast<uint32_t>(kBytes);
+                    }
+                    return ready == kQueued;
+                  },
+                  kDeadline, "the queued children to hold their data")
+                  .ok());
+  ASSERT_TRUE(wire.Sync(Phase::kShutdown, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> before = ReadTcpMib();
+  ASSERT_TRUE(before.ok());
+
+  listener->fd.reset();  // close() of the listener
+  ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> after = ReadTcpMib();
+  ASSERT_TRUE(after.ok());
+  MibDelta moved = Subtract(*after, *before);
+  int sent_resets = 0;
+  for (const Segment& s : wire.segments()) {
+    sent_resets += s.phase == Phase::kClose &&
+                   s.direction == Direction::kToPeer && s.has(TH_RST);
+  }
+  const std::string rule = Cite("listener.queued-children-reset");
+  EXPECT_EQ(sent_resets, kQueued) << "one RST per queued connection " << rule;
+  EXPECT_EQ(moved["OutRsts"], kQueued) << rule;
+  // Both ends of each leave ESTABLISHED; and these resets come from
+  // tcp_disconnect(), not __tcp_close(): TCPAbortOnClose does not count them.
+  EXPECT_EQ(moved["EstabResets"], 2 * kQueued) << rule;
+  EXPECT_EQ(moved["TCPAbortOnClose"], 0) << rule;
+  RecordProperty("counters_at_close", DeltaToString(moved));
+  absl::StatusOr<std::vector<DiagSocket>> left = ListTcpSocketsOnPort(port);
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty()) << "sockets left: " << left->size() << " " << rule;
+  for (UniqueFd& peer : peers) {
+    char byte;
+    EXPECT_EQ(::recv(peer.get(), &byte, 1, 0), -1) << rule;
+    EXPECT_EQ(errno, ECONNRESET) << rule;
+  }
+  if (std::optional<std::vector<ResetEvent>> events = PinnedResets(witnesses)) {
+    std::vector<std::string> reasons;
+    for (const ResetEvent& e : *events) reasons.push_back(e.reason);
+    EXPECT_EQ(absl::StrJoin(reasons, ","), "TCP_STATE,TCP_STATE,TCP_STATE")
+        << rule;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ListenerClose, ListenerCloseTest,
+                         ::testing::Values(Family::kV4, Family::kV6),
+                         [](const ::testing::TestParamInfo<Family>& info) {
+                           return FamilyName(info.param);
+                         });
+
+}  // namespace
+}  // namespace tcpsem

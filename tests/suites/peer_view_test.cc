@@ -1,0 +1,178 @@
+// The peer's view of a teardown (issue 6, the poll witness): what poll(),
+// epoll, SO_ERROR and recv() tell an application whose peer closed with a
+// FIN, with a RST, or with a FIN and later a RST (data after close). Verified
+// on 6.18 and pinned here, because applications decide on exactly these:
+//
+//  - readiness tells a RST from a FIN (ERR and HUP: tcp_poll() reports
+//    EPOLLERR for sk_err and EPOLLHUP once both directions are shut down),
+//    but not a RST from a FIN followed by a RST: both poll
+//    IN,OUT,ERR,HUP,RDHUP;
+//  - the pending error is read once, by whichever call comes first: after a
+//    RST on an ESTABLISHED peer, recv() reports ECONNRESET and SO_ERROR is
+//    then 0; read SO_ERROR first and it reports ECONNRESET while recv() then
+//    reports a plain EOF (sock_error() clears sk_err; tcp_recvmsg_locked()
+//    returns 0 once RCV_SHUTDOWN is set);
+//  - a peer that had already received the FIN (CLOSE_WAIT) keeps reading
+//    EOF whatever follows: tcp_recvmsg_locked() stops at SOCK_DONE before it
+//    looks at sk_err, so the RST shows only in SO_ERROR, as EPIPE (tcp_reset()
+//    maps CLOSE_WAIT to EPIPE).
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "absl/strings/str_cat.h"
+#include "fixtures/base/errno_status.h"
+#include "fixtures/base/wait_until.h"
+#include "fixtures/rules/scenario_rules.h"
+#include "fixtures/staging/socket_pair.h"
+#include "fixtures/witnesses/poll_view.h"
+#include "fixtures/witnesses/wire_capture.h"
+#include "gtest/gtest.h"
+#include "tests/harness/teardown_test.h"
+
+namespace tcpsem {
+namespace {
+
+constexpr absl::Duration kDeadline = absl::Seconds(3);
+
+enum class Ending {
+  kFin,        // nothing unread: close() sends FIN
+  kRst,        // 10 bytes unread: close() sends RST
+  kFinThenRst  // FIN, then the peer's data draws a RST from the timewait
+};
+enum class Order { kRecvFirst, kErrorFirst };
+
+struct Case {
+  Family family;
+  Ending ending;
+  Order order;
+  // What the peer sees, in the order it asks: "poll=... epoll=... " then
+  // "recv=... so_error=..." or "so_error=... recv=...".
+  std::string expected;
+};
+
+const char* EndingName(Ending ending) {
+  switch (ending) {
+    case Ending::kFin:
+      return "Fin";
+    case Ending::kRst:
+      return "Rst";
+    case Ending::kFinThenRst:
+      return "FinThenRst";
+  }
+  return "Ending?";
+}
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << FamilyName(c.family) << " " << EndingName(c.ending) << " "
+      << (c.order == Order::kRecvFirst ? "recv first" : "SO_ERROR first");
+}
+
+// One non-blocking recv(): "EOF", "5 bytes" or an errno name.
+std::string RecvOnce(int fd) {
+  char buffer[64];
+  const ssize_t n = ::recv(fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+  if (n == 0) return "EOF";
+  if (n > 0) return absl::StrCat(n, " bytes");
+  return ErrnoName(errno);
+}
+
+class PeerViewTest : public TeardownTest,
+                     public ::testing::WithParamInterface<Case> {};
+
+TEST_P(PeerViewTest, WhatThePeerIsTold) {
+  const Case c = GetParam();
+  Connection connection;
+  OpenConnection(c.family, connection);
+  if (IsSkipped() || HasFatalFailure()) return;
+  const int closer = connection.pair.closer.get();
+  const int peer = connection.pair.peer.get();
+  WireCapture& wire = *connection.wire;
+  auto closer_sent = [&](Phase phase, uint8_t flag) {
+    return wire.WaitFor(
+        phase,
+        [flag](const Segment& s) {
+          return s.direction == Direction::kToPeer && s.has(flag);
+        },
+        kDeadline);
+  };
+
+  if (c.ending == Ending::kRst) {
+    ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
+    absl::Status queued = WaitForReceiveQueue(closer, 10, kDeadline);
+    ASSERT_TRUE(queued.ok()) << queued;
+  }
+  ASSERT_TRUE(wire.Sync(Phase::kSetup, kDeadline).ok());
+  ::close(connection.pair.closer.release());
+  absl::StatusOr<bool> ended =
+      closer_sent(Phase::kClose, c.ending == Ending::kRst ? TH_RST : TH_FIN);
+  ASSERT_TRUE(ended.ok() && *ended) << "close() sent neither FIN nor RST";
+  if (c.ending == Ending::kFinThenRst) {
+    ASSERT_EQ(::send(peer, "0123456789", 10, MSG_NOSIGNAL), 10);
+    ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
+    absl::StatusOr<bool> reset = closer_sent(Phase::kAfter, TH_RST);
+    ASSERT_TRUE(reset.ok() && *reset) << "the data after close drew no RST";
+  }
+  // The peer's TCP has processed everything the closer sent.
+  ASSERT_TRUE(wire.Sync(Phase::kAfter, kDeadline).ok());
+
+  absl::StatusOr<std::string> polled = PollEvents(peer);
+  absl::StatusOr<std::string> epolled = EpollEvents(peer);
+  ASSERT_TRUE(polled.ok()) << polled.status();
+  ASSERT_TRUE(epolled.ok()) << epolled.status();
+  std::string seen = absl::StrCat("poll=", *polled, " epoll=", *epolled);
+  if (c.order == Order::kRecvFirst) {
+    absl::StrAppend(&seen, " recv=", RecvOnce(peer));
+  }
+  absl::StatusOr<std::string> error = TakeSocketError(peer);
+  ASSERT_TRUE(error.ok()) << error.status();
+  absl::StrAppend(&seen, " so_error=", *error);
+  if (c.order == Order::kErrorFirst) {
+    absl::StrAppend(&seen, " recv=", RecvOnce(peer));
+  }
+  EXPECT_EQ(seen, c.expected)
+      << "the peer's calls, in the order it made them, after the closer's "
+      << EndingName(c.ending) << "\n"
+      << Cite("peer-view.readiness") << "\n"
+      << Cite(c.ending == Ending::kFinThenRst ? "peer-view.eof-after-fin"
+                                              : "peer-view.error-read-once");
+}
+
+std::vector<Case> AllCases() {
+  constexpr char kFinPoll[] = "poll=IN,OUT,RDHUP epoll=IN,OUT,RDHUP";
+  constexpr char kRstPoll[] =
+      "poll=IN,OUT,ERR,HUP,RDHUP epoll=IN,OUT,ERR,HUP,RDHUP";
+  std::vector<Case> cases;
+  for (Family family : {Family::kV4, Family::kV6}) {
+    const std::vector<Case> per_family = {
+        {family, Ending::kFin, Order::kRecvFirst, "recv=EOF so_error=0"},
+        {family, Ending::kFin, Order::kErrorFirst, "so_error=0 recv=EOF"},
+        {family, Ending::kRst, Order::kRecvFirst, "recv=ECONNRESET so_error=0"},
+        {family, Ending::kRst, Order::kErrorFirst,
+         "so_error=ECONNRESET recv=EOF"},
+        {family, Ending::kFinThenRst, Order::kRecvFirst,
+         "recv=EOF so_error=EPIPE"},
+        {family, Ending::kFinThenRst, Order::kErrorFirst,
+         "so_error=EPIPE recv=EOF"},
+    };
+    for (Case c : per_family) {
+      c.expected = absl::StrCat(c.ending == Ending::kFin ? kFinPoll : kRstPoll,
+                                " ", c.expected);
+      cases.push_back(c);
+    }
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(PeerView, PeerViewTest,
+                         ::testing::ValuesIn(AllCases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return absl::StrCat(
+                               FamilyName(info.param.family), "_",
+                               EndingName(info.param.ending), "_",
+                               info.param.order == Order::kRecvFirst
+                                   ? "RecvFirst"
+                                   : "SoErrorFirst");
+                         });
+
+}  // namespace
+}  // namespace tcpsem

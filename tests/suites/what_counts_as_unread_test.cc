@@ -1,0 +1,147 @@
+// What counts as unread for RFC 2525 2.17: __tcp_close() sums the sequence
+// space still in the receive queue (each skb's, minus a FIN), which is not
+// always what SIOCINQ (tcp_inq()) reports. Verified on 6.18:
+//  - data only peeked (MSG_PEEK) is unread: RST;
+//  - data read exactly up to the peer's FIN, the EOF itself not read, is
+//    not: the FIN is not data, so close() answers with its own FIN;
+//  - an urgent byte read out of band (MSG_OOB) with the normal data before
+//    it unread: RST;
+//  - the urgent byte read with MSG_OOB and every normal byte read too: still
+//    RST, although SIOCINQ says 0: the urgent byte's sequence space stays in
+//    the queue until a later read skips it (tcp_recvmsg_locked()'s urg_hole),
+//    and __tcp_close() counts it;
+//  - data that arrives after shutdown(SHUT_RD) is queued, unread: RST.
+#include <sys/socket.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "fixtures/base/wait_until.h"
+#include "fixtures/rules/scenario_rules.h"
+#include "fixtures/witnesses/mib_counters.h"
+#include "fixtures/witnesses/observation.h"
+#include "gtest/gtest.h"
+#include "tests/harness/teardown_test.h"
+
+namespace tcpsem {
+namespace {
+
+constexpr absl::Duration kDeadline = absl::Seconds(3);
+
+enum class Reading {
+  kPeekedOnly,          // 10 bytes, read with MSG_PEEK only
+  kReadUpToFin,         // 10 bytes + FIN; the 10 read, the EOF not
+  kUrgentReadOob,       // 1 urgent byte read with MSG_OOB, 9 normal bytes not
+  kUrgentAndDataRead,   // all 9 normal bytes and the urgent one read
+  kArrivedAfterShutRd,  // SHUT_RD first, then 10 bytes arrive
+};
+
+struct Case {
+  Family family;
+  Reading reading;
+  const char* name;
+  const char* close_emits;  // what close() puts on the wire
+  int aborts_on_close;      // TCPAbortOnClose delta
+};
+
+class WhatCountsAsUnreadTest : public TeardownTest,
+                               public ::testing::WithParamInterface<Case> {};
+
+TEST_P(WhatCountsAsUnreadTest, CloseDecides) {
+  const Case c = GetParam();
+  Connection connection;
+  OpenConnection(c.family, connection);
+  if (IsSkipped() || HasFatalFailure()) return;
+  const int closer = connection.pair.closer.get();
+  const int peer = connection.pair.peer.get();
+  char buffer[64];
+  switch (c.reading) {
+    case Reading::kPeekedOnly:
+      ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
+      ASSERT_TRUE(WaitForReceiveQueue(closer, 10, kDeadline).ok());
+      ASSERT_EQ(::recv(closer, buffer, sizeof(buffer), MSG_PEEK), 10);
+      break;
+    case Reading::kReadUpToFin:
+      ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
+      ASSERT_EQ(::shutdown(peer, SHUT_WR), 0);
+      ASSERT_TRUE(WaitForReceiveQueue(closer, 10, kDeadline).ok());
+      ASSERT_EQ(::recv(closer, buffer, 10, MSG_WAITALL), 10);
+      break;
+    case Reading::kUrgentReadOob:
+    case Reading::kUrgentAndDataRead:
+      ASSERT_EQ(::send(peer, "012345678", 9, 0), 9);
+      ASSERT_EQ(::send(peer, "U", 1, MSG_OOB), 1);
+      ASSERT_TRUE(WaitUntil(
+                      [&]() -> absl::StatusOr<bool> {
+                        return ::recv(closer, buffer, 1,
+                                      MSG_OOB | MSG_DONTWAIT) == 1;
+                      },
+                      kDeadline, "the urgent byte")
+                      .ok());
+      if (c.reading == Reading::kUrgentAndDataRead) {
+        ASSERT_EQ(::recv(closer, buffer, 9, MSG_WAITALL), 9);
+      }
+      break;
+    case Reading::kArrivedAfterShutRd:
+      ASSERT_EQ(::shutdown(closer, SHUT_RD), 0);
+      ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
+      ASSERT_TRUE(WaitForReceiveQueue(closer, 10, kDeadline).ok());
+      break;
+  }
+  absl::StatusOr<int> queued = BytesInReceiveQueue(closer);
+  ASSERT_TRUE(queued.ok());
+  RecordProperty("queued_at_close", absl::StrCat(*queued));
+  ASSERT_TRUE(connection.wire->Sync(Phase::kShutdown, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> before = ReadTcpMib();
+  ASSERT_TRUE(before.ok());
+  ::close(connection.pair.closer.release());
+  ASSERT_TRUE(connection.wire->Sync(Phase::kClose, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> after = ReadTcpMib();
+  ASSERT_TRUE(after.ok());
+  Observation o;
+  o.segments = connection.wire->segments();
+  const std::string rule = Cite(c.aborts_on_close ? "unread.sequence-space"
+                                                  : "unread.fin-is-not-data");
+  EXPECT_EQ(o.CloserEmitted(Phase::kClose), c.close_emits)
+      << rule << "SIOCINQ at close: " << *queued;
+  EXPECT_EQ(Subtract(*after, *before)["TCPAbortOnClose"], c.aborts_on_close)
+      << rule;
+  // The reason: __tcp_close() -> tcp_send_active_reset(...,
+  // SK_RST_REASON_TCP_ABORT_ON_CLOSE) for unread data, none for a FIN.
+  if (std::optional<std::vector<ResetEvent>> events =
+          PinnedResets(connection)) {
+    std::vector<std::string> reasons;
+    for (const ResetEvent& e : *events) reasons.push_back(e.reason);
+    EXPECT_EQ(absl::StrJoin(reasons, ","),
+              c.aborts_on_close ? "TCP_ABORT_ON_CLOSE" : "")
+        << rule;
+  }
+}
+
+std::vector<Case> AllCases() {
+  std::vector<Case> cases;
+  for (Family family : {Family::kV4, Family::kV6}) {
+    const std::vector<Case> per_family = {
+        {family, Reading::kPeekedOnly, "PeekedOnly", "RST", 1},
+        {family, Reading::kReadUpToFin, "ReadUpToFinNotEof", "FIN", 0},
+        {family, Reading::kUrgentReadOob, "UrgentReadOobDataNot", "RST", 1},
+        {family, Reading::kUrgentAndDataRead, "UrgentAndDataRead", "RST", 1},
+        {family, Reading::kArrivedAfterShutRd, "ArrivedAfterShutRd", "RST", 1},
+    };
+    cases.insert(cases.end(), per_family.begin(), per_family.end());
+  }
+  return cases;
+}
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << FamilyName(c.family) << " " << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(WhatCountsAsUnread, WhatCountsAsUnreadTest,
+                         ::testing::ValuesIn(AllCases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return absl::StrCat(FamilyName(info.param.family),
+                                               "_", info.param.name);
+                         });
+
+}  // namespace
+}  // namespace tcpsem
