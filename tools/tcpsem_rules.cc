@@ -10,7 +10,15 @@
 #include "fixtures/staging/stage.h"
 
 int main(int argc, char** argv) {
-  const std::string release = argc > 1 ? argv[1] : tcpsem::KernelRelease();
+  // A version given as the argument is taken as upstream; the running
+  // kernel's is resolved from where its distribution states it.
+  absl::StatusOr<tcpsem::UpstreamKernel> running = tcpsem::RunningKernel();
+  const std::string release = argc > 1
+                                  ? argv[1]
+                                  : (running.ok() ? running->version.ToString()
+                                                  : tcpsem::KernelRelease());
+  const std::string source =
+      argc > 1 ? "the command line" : (running.ok() ? running->source : "");
   absl::StatusOr<tcpsem::KernelVersion> kernel =
       tcpsem::ParseKernelRelease(release);
   if (!kernel.ok() || argc > 2) {
@@ -20,7 +28,8 @@ int main(int argc, char** argv) {
               << "\n";
     return 2;
   }
-  std::cout << "tcpsem rule table, evaluated for kernel " << release << "\n";
+  std::cout << "tcpsem rule table, evaluated for kernel " << release
+            << " (upstream version from " << source << ")\n";
   for (const tcpsem::Rule& rule : tcpsem::RuleTable()) {
     std::string kernels = "all kernels";
     if (rule.since || rule.before) {

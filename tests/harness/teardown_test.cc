@@ -114,7 +114,7 @@ void TeardownTest::WatchPort(uint16_t port, Connection& out) {
 std::optional<std::vector<ResetEvent>> TeardownTest::PinnedResets(
     const ResetReasonWatch* watch) {
   if (watch == nullptr) return std::nullopt;  // the property says why
-  absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
+  absl::StatusOr<KernelVersion> kernel = RunningKernelVersion();
   if (!kernel.ok() || *kernel < kResetReasonsPinnedSince) {
     RecordProperty("reset_reasons",
                    absl::StrCat("not judged: reasons are pinned from ",

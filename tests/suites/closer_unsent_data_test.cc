@@ -411,7 +411,7 @@ TEST_P(CloserUnsentDataTest, WhereTheFinLeavesAndWhatTheRstCarries) {
     if (IsSkipped()) return;
   }
   if (c.held == Held::kBeyondShrunkWindow) {
-    absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
+    absl::StatusOr<KernelVersion> kernel = RunningKernelVersion();
     if (kernel.ok() && *kernel < kShrunkWindowStagedSince) {
       GTEST_SKIP() << "cannot stage a shrunk window on " << KernelRelease()
                    << ": before " << kShrunkWindowStagedSince.ToString()

@@ -88,7 +88,7 @@ constexpr KernelVersion kZeroWindowAckMeasuredSince{6, 12, 117};
 constexpr KernelVersion kSilentDropSeries{6, 1, 0};  // the 6.1 series
 
 MemoryDropPath MeasuredMemoryDropPath() {
-  absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
+  absl::StatusOr<KernelVersion> kernel = RunningKernelVersion();
   if (!kernel.ok()) return MemoryDropPath::kNotMeasured;
   if (*kernel >= kZeroWindowAckMeasuredSince) {
     return MemoryDropPath::kZeroWindowAck;
