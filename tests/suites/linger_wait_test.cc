@@ -17,7 +17,7 @@
 #include "fixtures/staging/fill_window.h"
 #include "fixtures/staging/socket_pair.h"
 #include "fixtures/witnesses/mib_counters.h"
-#include "fixtures/witnesses/observation.h"
+#include "fixtures/staging/observation.h"
 #include "fixtures/witnesses/sock_diag.h"
 #include "fixtures/witnesses/tcp_state.h"
 #include "gtest/gtest.h"

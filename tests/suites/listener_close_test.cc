@@ -11,7 +11,7 @@
 #include "fixtures/rules/scenario_rules.h"
 #include "fixtures/staging/socket_pair.h"
 #include "fixtures/witnesses/mib_counters.h"
-#include "fixtures/witnesses/observation.h"
+#include "fixtures/staging/observation.h"
 #include "fixtures/witnesses/sock_diag.h"
 #include "fixtures/witnesses/tcp_state.h"
 #include "fixtures/witnesses/wire_capture.h"

@@ -18,7 +18,7 @@
 #include "fixtures/base/wait_until.h"
 #include "fixtures/rules/scenario_rules.h"
 #include "fixtures/witnesses/mib_counters.h"
-#include "fixtures/witnesses/observation.h"
+#include "fixtures/staging/observation.h"
 #include "gtest/gtest.h"
 #include "tests/harness/teardown_test.h"
 

@@ -15,7 +15,7 @@
 #include "fixtures/staging/blocked_writer.h"
 #include "fixtures/staging/socket_pair.h"
 #include "fixtures/witnesses/mib_counters.h"
-#include "fixtures/witnesses/observation.h"
+#include "fixtures/staging/observation.h"
 #include "fixtures/witnesses/sock_diag.h"
 #include "fixtures/witnesses/tcp_state.h"
 #include "fixtures/witnesses/wire_capture.h"
