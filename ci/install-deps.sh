@@ -9,6 +9,7 @@ packages=(
   libabsl-dev                          # abseil
   libpcap-dev                          # the wire witness
   libmnl-dev                           # the sock_diag witness
+  nlohmann-json3-dev                   # the record's JSON (fixtures/reports)
   libbenchmark-dev                     # bench/
   clang-format                         # the tree is kept formatted
   iproute2                             # ip, for ci/host-untouched.sh

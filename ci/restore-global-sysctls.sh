@@ -5,6 +5,11 @@
 set -euo pipefail
 for record in /tmp/tcpsem-global-restore-*; do
   [ -e "$record" ] || continue
+  # /tmp is world-writable: replay only a regular file of our own.
+  if [ -L "$record" ] || [ ! -f "$record" ] || [ ! -O "$record" ]; then
+    echo "tcpsem: ignoring $record (not a regular file owned by $(id -un))" >&2
+    continue
+  fi
   pid="${record##*-}"
   if kill -0 "$pid" 2>/dev/null; then continue; fi
   echo "tcpsem: restoring host sysctls left by pid $pid from $record"

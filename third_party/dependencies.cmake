@@ -5,6 +5,7 @@ find_package(absl REQUIRED)                # libabsl-dev
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PCAP REQUIRED IMPORTED_TARGET GLOBAL libpcap)  # libpcap-dev
 pkg_check_modules(MNL REQUIRED IMPORTED_TARGET GLOBAL libmnl)    # libmnl-dev
+find_package(nlohmann_json 3.10 REQUIRED) # nlohmann-json3-dev
 find_package(Threads REQUIRED)
 find_package(benchmark QUIET)              # libbenchmark-dev (bench/ only)
 set(TCPSEM_HAVE_BENCHMARK ${benchmark_FOUND})

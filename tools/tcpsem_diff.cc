@@ -14,7 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "fixtures/reports/html_report.h"
-#include "fixtures/reports/record_reader.h"
+#include "fixtures/reports/record_diff.h"
 
 ABSL_FLAG(std::string, html, "",
           "also write a self-contained HTML diff report to this path");

@@ -1,15 +1,23 @@
 // Prints the rule table a reviewer reads top to bottom, and which rules hold
 // on the running kernel (or on the release given as the first argument).
+// With --cells: the model's expected witnesses for every matrix cell, one
+// row per cell (the golden file tests/data/matrix_cells.txt).
+#include <cstring>
 #include <iostream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "fixtures/base/kernel_version.h"
+#include "fixtures/rules/cell_model.h"
 #include "fixtures/rules/rule_table.h"
 #include "fixtures/rules/scenario_rules.h"
 #include "fixtures/staging/stage.h"
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::strcmp(argv[1], "--cells") == 0) {
+    std::cout << tcpsem::CellModelTable();
+    return 0;
+  }
   // A version given as the argument is taken as upstream; the running
   // kernel's is resolved from where its distribution states it.
   absl::StatusOr<tcpsem::UpstreamKernel> running = tcpsem::RunningKernel();
@@ -22,7 +30,7 @@ int main(int argc, char** argv) {
   absl::StatusOr<tcpsem::KernelVersion> kernel =
       tcpsem::ParseKernelRelease(release);
   if (!kernel.ok() || argc > 2) {
-    std::cerr << "usage: tcpsem_rules [KERNEL_RELEASE]; "
+    std::cerr << "usage: tcpsem_rules [KERNEL_RELEASE | --cells]; "
               << (kernel.ok() ? "too many arguments"
                               : kernel.status().message())
               << "\n";

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare N tcpsem records (one per kernel) and print a Markdown table.
 
-Usage: compare.py [--title TEXT] [--strict] RECORD [RECORD ...]
+Usage: compare.py [--title TEXT] RECORD [RECORD ...]
 
 Each RECORD is a path to a record JSON written by the suite
 (`--tcpsem_record=<path>`), optionally prefixed with a column label:
@@ -15,12 +15,16 @@ A record looks like
 
 The table has one row per scenario and witness whose observed value is not the
 same on every kernel, then a short list of the patterns (the same change across
-many scenarios counted once). A cell that a kernel did not run at all counts as
-a difference ("(no cell)"). A witness that a kernel did not report (e.g.
-reset.reasons on a kernel whose tcp_send_reset tracepoint has no `reason`
-field) is shown as "(absent)" but is not by itself a difference: the row
-appears only if the kernels that did report it disagree. Such witnesses are
-listed under the table. With --strict, "(absent)" counts as a difference too.
+many scenarios counted once).
+
+"Changed" means what it means to tcpsem_diff (fixtures/reports/record_diff.cc,
+DiffRecords), so the two never disagree: witness values are strings compared
+exactly; a witness a cell does not report is the value "(absent)" and differs
+from any reported value (e.g. reset.reasons on a kernel whose tcp_send_reset
+tracepoint has no `reason` field); a cell that a kernel did not run at all is
+"(no cell)" and a difference. Witnesses some kernels did not report are also
+listed under the table. test_kernel_matrix.py checks the agreement against the
+tcpsem_diff binary when it has been built.
 
 stdlib only. Exit status: 0 when no scenario differs, 1 when some do, 2 on bad
 input (a missing file, not JSON, not a record).
@@ -62,21 +66,21 @@ def load(arg):
         if not isinstance(witnesses, dict):
             raise BadInput("%s: cells[%d] (%s): witnesses is not an object"
                            % (path, i, cell["name"]))
+        for witness, value in witnesses.items():
+            if not isinstance(value, str):  # tcpsem_diff refuses it too
+                raise BadInput("%s: cells[%d] (%s): witness %s is not a string"
+                               % (path, i, cell["name"], witness))
+        if cell["name"] in cells:
+            raise BadInput("%s: cell %s appears twice" % (path, cell["name"]))
         cells[cell["name"]] = witnesses
     return label, cells
 
 
 def show(value):
-    if value is NO_CELL or value is ABSENT:
-        return value
-    if isinstance(value, str):
-        text = value
-    else:
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return text.replace("|", "\\|").replace("\n", " ")
+    return value.replace("|", "\\|").replace("\n", " ")
 
 
-def compare(records, strict=False):
+def compare(records):
     """records: [(label, {scenario: {witness: value}})] -> (scenarios, rows,
     absent).
 
@@ -93,22 +97,12 @@ def compare(records, strict=False):
             *(w.keys() for w in per_kernel if w is not None)))
         missing_somewhere = any(w is None for w in per_kernel)
         for witness in witnesses:
-            values = []
-            for w in per_kernel:
-                if w is None:
-                    values.append(NO_CELL)
-                elif witness not in w:
-                    values.append(ABSENT)
-                else:
-                    values.append(w[witness])
-            for i, v in enumerate(values):
-                if v is ABSENT:
+            values = [NO_CELL if w is None else w.get(witness, ABSENT)
+                      for w in per_kernel]
+            for i, w in enumerate(per_kernel):
+                if w is not None and witness not in w:
                     absent[(witness, i)] += 1
-            canon = [v if v is NO_CELL or v is ABSENT
-                     else json.dumps(v, sort_keys=True) for v in values]
-            if not strict:
-                canon = [v for v in canon if v is not ABSENT]
-            if len(set(canon)) > 1:
+            if len(set(values)) > 1:
                 rows.append((scenario, witness, values))
         if missing_somewhere and not witnesses:
             rows.append((scenario, "(cell)",
@@ -116,7 +110,7 @@ def compare(records, strict=False):
     return scenarios, rows, absent
 
 
-def render(records, title=None, strict=False):
+def render(records, title=None):
     labels = [label for label, _ in records]
     # Same label twice (two records of one kernel): number them.
     seen = collections.Counter(labels)
@@ -126,15 +120,14 @@ def render(records, title=None, strict=False):
             if seen[label] > 1:
                 count[label] += 1
                 labels[i] = "%s #%d" % (label, count[label])
-    scenarios, rows, absent = compare(records, strict)
+    scenarios, rows, absent = compare(records)
     out = []
     if title:
         out += ["## " + title, ""]
     notes = []
     for (witness, i), n in sorted(absent.items()):
-        notes.append("- `%s` not reported by %s in %d cell(s)%s"
-                     % (witness, labels[i], n,
-                        "" if strict else "; compared among the others only"))
+        notes.append("- `%s` not reported by %s in %d cell(s)"
+                     % (witness, labels[i], n))
     if notes:
         notes = ["", "Witnesses some kernels did not report:", ""] + notes
     if not rows:
@@ -166,12 +159,9 @@ def render(records, title=None, strict=False):
 
 
 def main(argv):
-    title, strict = None, False
+    title = None
     args = list(argv)
-    while args[:1] in (["--title"], ["--strict"]):
-        if args[0] == "--strict":
-            strict, args = True, args[1:]
-            continue
+    while args[:1] == ["--title"]:
         if len(args) < 2:
             print("compare.py: --title needs a value", file=sys.stderr)
             return 2
@@ -184,7 +174,7 @@ def main(argv):
     except BadInput as e:
         print("compare.py: %s" % e, file=sys.stderr)
         return 2
-    text, status = render(records, title, strict)
+    text, status = render(records, title)
     sys.stdout.write(text)
     return status
 

@@ -24,7 +24,6 @@
 #include "fixtures/isolation/rootless.h"
 #include "fixtures/reports/html_report.h"
 #include "fixtures/reports/record.h"
-#include "fixtures/reports/record_reader.h"
 #include "fixtures/reports/run_log.h"
 #include "gtest/gtest.h"
 
@@ -42,10 +41,9 @@ class RecordListener : public ::testing::EmptyTestEventListener {
     if (const std::string html = absl::GetFlag(FLAGS_tcpsem_html);
         !html.empty()) {
       // The page is drawn from the record, as tcpsem_diff draws it.
-      absl::StatusOr<Record> record =
-          ParseRecord(RecordJson(context_, cells), "this run");
-      absl::Status written =
-          record.ok() ? WriteHtmlReport(html, *record) : record.status();
+      Record record = MakeRecord(context_, cells);
+      record.source = "this run";
+      absl::Status written = WriteHtmlReport(html, record);
       if (!written.ok()) {
         std::cerr << "tcpsem: " << written.message() << "\n";
         failed_ = true;

@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/harness/status_matchers.h"
 
 namespace tcpsem {
 namespace {
@@ -14,7 +15,7 @@ TEST(MibCountersTest, KeepsTcpAndTcpExtGroups) {
       "Ip: Forwarding DefaultTTL\nIp: 1 64\n"
       "Tcp: RtoAlgorithm MaxConn OutRsts\nTcp: 1 -1 7\n"
       "TcpExt: TCPAbortOnClose TCPAbortOnData\nTcpExt: 3 0\n");
-  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  ASSERT_OK(snapshot);
   EXPECT_THAT(*snapshot, UnorderedElementsAre(
                              Pair("RtoAlgorithm", 1), Pair("MaxConn", -1),
                              Pair("OutRsts", 7), Pair("TCPAbortOnClose", 3),

@@ -1,12 +1,14 @@
+#include "fixtures/reports/record_diff.h"
+
 #include <cstdio>
 #include <fstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "fixtures/reports/record_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/harness/status_matchers.h"
 
 namespace tcpsem {
 namespace {
@@ -52,7 +54,7 @@ std::string RecordText(const std::string& wire_close,
 
 Record MustParse(const std::string& text, const std::string& source) {
   absl::StatusOr<Record> record = ParseRecord(text, source);
-  EXPECT_TRUE(record.ok()) << record.status();
+  EXPECT_OK(record);
   return record.ok() ? *record : Record{};
 }
 
@@ -181,7 +183,7 @@ TEST(RecordReader, ReadsAFile) {
     out << RecordText("FIN");
   }
   absl::StatusOr<Record> r = ReadRecordFile(path);
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK(r);
   EXPECT_EQ(r->source, path);
   EXPECT_EQ(r->cells.size(), 6u);
   std::remove(path.c_str());

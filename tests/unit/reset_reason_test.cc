@@ -22,6 +22,7 @@
 #include "fixtures/staging/socket_pair.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/harness/status_matchers.h"
 
 namespace tcpsem {
 namespace {
@@ -62,7 +63,7 @@ print fmt: "sport=%hu dport=%hu saddr=%pI4 daddr=%pI4 state=%s", REC->sport, REC
 TEST(ResetReasonParseTest, ExtractsReasonNamesByValue) {
   absl::StatusOr<std::vector<std::string>> names =
       ParseResetReasonNames(kSampleFormat);
-  ASSERT_TRUE(names.ok()) << names.status();
+  ASSERT_OK(names);
   EXPECT_THAT(*names, ElementsAre("NOT_SPECIFIED", "NO_SOCKET",
                                   "TCP_INVALID_ACK_SEQUENCE", "REASON?3",
                                   "TCP_ABORT_ON_CLOSE", "TCP_STATE", "MAX"));
@@ -71,7 +72,7 @@ TEST(ResetReasonParseTest, ExtractsReasonNamesByValue) {
 TEST(ResetReasonParseTest, ExtractsStateListWithMacroKeys) {
   absl::StatusOr<std::vector<SymbolicEntry>> states =
       ParseSymbolicList(kSampleFormat, "REC->state");
-  ASSERT_TRUE(states.ok()) << states.status();
+  ASSERT_OK(states);
   EXPECT_THAT(*states,
               ElementsAre(SymbolicEntry{"TCP_ESTABLISHED", "TCP_ESTABLISHED"},
                           SymbolicEntry{"TCP_SYN_SENT", "TCP_SYN_SENT"},
@@ -136,7 +137,7 @@ TEST(ResetReasonParseTest, ParsesEventLines) {
   };
   for (const Case& c : cases) {
     absl::StatusOr<ResetEvent> event = ParseResetEventLine(c.line, names);
-    ASSERT_TRUE(event.ok()) << event.status();
+    ASSERT_OK(event);
     EXPECT_EQ(*event, c.want) << event->ToString() << " from " << c.line;
   }
   EXPECT_EQ(ParseResetEventLine("# tracer: nop", names).status().code(),
@@ -186,14 +187,14 @@ class ResetReasonWatchTest : public ::testing::TestWithParam<Family> {
       GTEST_SKIP() << "no IPv6 on lo";
     }
     absl::StatusOr<Listener> listener = Listen(GetParam());
-    ASSERT_TRUE(listener.ok()) << listener.status();
+    ASSERT_OK(listener);
     listener_ = *std::move(listener);
     absl::StatusOr<std::unique_ptr<ResetReasonWatch>> watch =
         ResetReasonWatch::Start(listener_.port);
     if (absl::IsUnavailable(watch.status())) {
       GTEST_SKIP() << watch.status().message();
     }
-    ASSERT_TRUE(watch.ok()) << watch.status();
+    ASSERT_OK(watch);
     watch_ = *std::move(watch);
   }
 
@@ -205,7 +206,7 @@ class ResetReasonWatchTest : public ::testing::TestWithParam<Family> {
   // The events so far, failing the test if the witness cannot say.
   std::vector<ResetEvent> Collect() {
     absl::StatusOr<std::vector<ResetEvent>> events = watch_->Collect();
-    EXPECT_TRUE(events.ok()) << events.status();
+    EXPECT_OK(events);
     return events.ok() ? *std::move(events) : std::vector<ResetEvent>{};
   }
 
@@ -216,10 +217,9 @@ class ResetReasonWatchTest : public ::testing::TestWithParam<Family> {
 
 TEST_P(ResetReasonWatchTest, CloseWithUnreadDataIsAbortOnClose) {
   absl::StatusOr<ConnectedPair> pair = Connect(GetParam(), listener_);
-  ASSERT_TRUE(pair.ok()) << pair.status();
+  ASSERT_OK(pair);
   ASSERT_EQ(::send(pair->peer.get(), "0123456789", 10, MSG_NOSIGNAL), 10);
-  ASSERT_TRUE(
-      WaitForReceiveQueue(pair->closer.get(), 10, absl::Seconds(5)).ok());
+  ASSERT_OK(WaitForReceiveQueue(pair->closer.get(), 10, absl::Seconds(5)));
   EXPECT_THAT(Collect(), SizeIs(0));
 
   pair->closer.reset();  // 10 bytes never read: RST within close()
@@ -241,7 +241,7 @@ TEST_P(ResetReasonWatchTest, CloseWithUnreadDataIsAbortOnClose) {
 
 TEST_P(ResetReasonWatchTest, ZeroLingerCloseSendsOneReset) {
   absl::StatusOr<ConnectedPair> pair = Connect(GetParam(), listener_);
-  ASSERT_TRUE(pair.ok()) << pair.status();
+  ASSERT_OK(pair);
   struct linger abort_on_close = {.l_onoff = 1, .l_linger = 0};
   ASSERT_EQ(::setsockopt(pair->closer.get(), SOL_SOCKET, SO_LINGER,
                          &abort_on_close, sizeof(abort_on_close)),
@@ -253,7 +253,7 @@ TEST_P(ResetReasonWatchTest, ZeroLingerCloseSendsOneReset) {
   EXPECT_EQ(events[0].sport, pair->closer_port);
   EXPECT_EQ(events[0].dport, pair->peer_port);
   absl::StatusOr<std::vector<std::string>> names = ResetReasonNames();
-  ASSERT_TRUE(names.ok()) << names.status();
+  ASSERT_OK(names);
   EXPECT_NE(std::find(names->begin(), names->end(), events[0].reason),
             names->end())
       << events[0].reason << " is not among " << absl::StrJoin(*names, ",");
@@ -268,9 +268,9 @@ TEST_P(ResetReasonWatchTest, ZeroLingerCloseSendsOneReset) {
 
 TEST_P(ResetReasonWatchTest, IgnoresResetsOnOtherPorts) {
   absl::StatusOr<Listener> other = Listen(GetParam());
-  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_OK(other);
   absl::StatusOr<ConnectedPair> pair = Connect(GetParam(), *other);
-  ASSERT_TRUE(pair.ok()) << pair.status();
+  ASSERT_OK(pair);
   ASSERT_NE(pair->peer_port, listener_.port);
   struct linger abort_on_close = {.l_onoff = 1, .l_linger = 0};
   ASSERT_EQ(::setsockopt(pair->closer.get(), SOL_SOCKET, SO_LINGER,
@@ -284,17 +284,17 @@ TEST_P(ResetReasonWatchTest, IgnoresResetsOnOtherPorts) {
 TEST_P(ResetReasonWatchTest, TwoWatchesOfOnePortBothSeeTheReset) {
   absl::StatusOr<std::unique_ptr<ResetReasonWatch>> second =
       ResetReasonWatch::Start(listener_.port);
-  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_OK(second);
   EXPECT_NE((*second)->instance_dir(), watch_->instance_dir());
   absl::StatusOr<ConnectedPair> pair = Connect(GetParam(), listener_);
-  ASSERT_TRUE(pair.ok()) << pair.status();
+  ASSERT_OK(pair);
   struct linger abort_on_close = {.l_onoff = 1, .l_linger = 0};
   ASSERT_EQ(::setsockopt(pair->closer.get(), SOL_SOCKET, SO_LINGER,
                          &abort_on_close, sizeof(abort_on_close)),
             0);
   pair->closer.reset();
   absl::StatusOr<std::vector<ResetEvent>> theirs = (*second)->Collect();
-  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  ASSERT_OK(theirs);
   EXPECT_EQ(*theirs, Collect());
   EXPECT_THAT(*theirs, SizeIs(1));
 }
@@ -332,10 +332,10 @@ TEST(ResetReasonCostTest, StartCollectAndTeardownMedians) {
     if (absl::IsUnavailable(watch.status())) {
       GTEST_SKIP() << watch.status().message();
     }
-    ASSERT_TRUE(watch.ok()) << watch.status();
+    ASSERT_OK(watch);
     absl::StatusOr<std::vector<ResetEvent>> events = (*watch)->Collect();
     absl::Time t2 = absl::Now();
-    ASSERT_TRUE(events.ok()) << events.status();
+    ASSERT_OK(events);
     watch->reset();
     absl::Time t3 = absl::Now();
     start.push_back(t1 - t0);

@@ -25,6 +25,7 @@
 #include "fixtures/base/wait_until.h"
 #include "fixtures/isolation/netns.h"
 #include "gtest/gtest.h"
+#include "tests/harness/status_matchers.h"
 
 namespace tcpsem {
 namespace {
@@ -192,34 +193,34 @@ TEST(SockDiagToStringTest, NamesStateEndpointsAndOrphanhood) {
 
 TEST_F(SockDiagTest, EmptyNamespaceListsNothing) {
   absl::StatusOr<std::vector<DiagSocket>> sockets = ListTcpSockets();
-  ASSERT_TRUE(sockets.ok()) << sockets.status();
+  ASSERT_OK(sockets);
   EXPECT_TRUE(sockets->empty()) << Describe(*sockets);
 }
 
 TEST_F(SockDiagTest, ListsOnlyTheCallingThreadsNamespace) {
   absl::StatusOr<UniqueFd> listener = Listen(AF_INET, 4);
-  ASSERT_TRUE(listener.ok()) << listener.status();
+  ASSERT_OK(listener);
   {
     absl::StatusOr<PrivateNetns> inner = PrivateNetns::Enter();
-    ASSERT_TRUE(inner.ok()) << inner.status();
+    ASSERT_OK(inner);
     absl::StatusOr<std::vector<DiagSocket>> sockets = ListTcpSockets();
-    ASSERT_TRUE(sockets.ok()) << sockets.status();
+    ASSERT_OK(sockets);
     EXPECT_TRUE(sockets->empty()) << Describe(*sockets);
   }
   absl::StatusOr<std::vector<DiagSocket>> sockets = ListTcpSockets();
-  ASSERT_TRUE(sockets.ok()) << sockets.status();
+  ASSERT_OK(sockets);
   EXPECT_EQ(sockets->size(), 1u) << Describe(*sockets);
 }
 
 TEST_F(SockDiagTest, ListenerShowsListen) {
   absl::StatusOr<UniqueFd> listener = Listen(AF_INET, 7);
-  ASSERT_TRUE(listener.ok()) << listener.status();
+  ASSERT_OK(listener);
   absl::StatusOr<UniqueFd> other = Listen(AF_INET, 4);
-  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_OK(other);
   const uint16_t port = LocalPort(listener->get());
 
   absl::StatusOr<std::vector<DiagSocket>> sockets = ListTcpSocketsOnPort(port);
-  ASSERT_TRUE(sockets.ok()) << sockets.status();
+  ASSERT_OK(sockets);
   ASSERT_EQ(sockets->size(), 1u) << Describe(*sockets);
   const DiagSocket& socket = sockets->front();
   EXPECT_EQ(socket.family, AF_INET);
@@ -235,16 +236,16 @@ TEST_F(SockDiagTest, ListenerShowsListen) {
   EXPECT_EQ(socket.wqueue, 7u);
 
   absl::StatusOr<std::vector<DiagSocket>> all = ListTcpSockets();
-  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_OK(all);
   EXPECT_EQ(all->size(), 2u) << Describe(*all);
 }
 
 TEST_F(SockDiagTest, ConnectedIpv4PairShowsTwoEstablished) {
   absl::StatusOr<UniqueFd> listener = Listen(AF_INET, 4);
-  ASSERT_TRUE(listener.ok()) << listener.status();
+  ASSERT_OK(listener);
   const uint16_t port = LocalPort(listener->get());
   absl::StatusOr<UniqueFd> client = Connect(AF_INET, port);
-  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_OK(client);
   const uint16_t client_port = LocalPort(client->get());
 
   // Before accept() the server end is ESTABLISHED in the accept queue, with
@@ -254,7 +255,7 @@ TEST_F(SockDiagTest, ConnectedIpv4PairShowsTwoEstablished) {
         return Find(sockets, AF_INET, TCP_ESTABLISHED, port, client_port) !=
                nullptr;
       });
-  ASSERT_TRUE(queued.ok()) << queued.status();
+  ASSERT_OK(queued);
   const DiagSocket* pending =
       Find(*queued, AF_INET, TCP_ESTABLISHED, port, client_port);
   ASSERT_NE(pending, nullptr) << Describe(*queued);
@@ -264,10 +265,10 @@ TEST_F(SockDiagTest, ConnectedIpv4PairShowsTwoEstablished) {
   EXPECT_EQ(backlog->rqueue, 1u) << backlog->ToString();
 
   absl::StatusOr<UniqueFd> server = Accept(listener->get());
-  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_OK(server);
 
   absl::StatusOr<std::vector<DiagSocket>> sockets = ListTcpSocketsOnPort(port);
-  ASSERT_TRUE(sockets.ok()) << sockets.status();
+  ASSERT_OK(sockets);
   EXPECT_EQ(sockets->size(), 3u) << Describe(*sockets);
   const DiagSocket* client_end =
       Find(*sockets, AF_INET, TCP_ESTABLISHED, client_port, port);
@@ -291,7 +292,7 @@ TEST_F(SockDiagTest, ConnectedIpv4PairShowsTwoEstablished) {
             Find(sockets, AF_INET, TCP_ESTABLISHED, port, client_port);
         return s != nullptr && s->rqueue == 5;
       });
-  ASSERT_TRUE(unread.ok()) << unread.status();
+  ASSERT_OK(unread);
   const DiagSocket* receiver =
       Find(*unread, AF_INET, TCP_ESTABLISHED, port, client_port);
   ASSERT_NE(receiver, nullptr) << Describe(*unread);
@@ -300,13 +301,13 @@ TEST_F(SockDiagTest, ConnectedIpv4PairShowsTwoEstablished) {
 
 TEST_F(SockDiagTest, CleanCloseLeavesOrphanedTimeWait) {
   absl::StatusOr<UniqueFd> listener = Listen(AF_INET, 4);
-  ASSERT_TRUE(listener.ok()) << listener.status();
+  ASSERT_OK(listener);
   const uint16_t port = LocalPort(listener->get());
   absl::StatusOr<UniqueFd> client = Connect(AF_INET, port);
-  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_OK(client);
   const uint16_t client_port = LocalPort(client->get());
   absl::StatusOr<UniqueFd> server = Accept(listener->get());
-  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_OK(server);
   const uint32_t server_inode = InodeOf(server->get());
 
   // The client closes first: its end is orphaned in FIN_WAIT2 while the
@@ -321,7 +322,7 @@ TEST_F(SockDiagTest, CleanCloseLeavesOrphanedTimeWait) {
                Find(sockets, AF_INET, TCP_CLOSE_WAIT, port, client_port) !=
                    nullptr;
       });
-  ASSERT_TRUE(half_closed.ok()) << half_closed.status();
+  ASSERT_OK(half_closed);
   const DiagSocket* fin_wait2 =
       Find(*half_closed, AF_INET, TCP_FIN_WAIT2, client_port, port);
   const DiagSocket* close_wait =
@@ -333,7 +334,7 @@ TEST_F(SockDiagTest, CleanCloseLeavesOrphanedTimeWait) {
 
   // The server reads the EOF and closes: LAST_ACK is acknowledged at once on
   // loopback, leaving only the client's TIME_WAIT.
-  ASSERT_TRUE(WaitReadable(server->get()).ok());
+  ASSERT_OK(WaitReadable(server->get()));
   char byte;
   ASSERT_EQ(::recv(server->get(), &byte, 1, 0), 0) << ErrnoName(errno);
   server->reset();
@@ -343,7 +344,7 @@ TEST_F(SockDiagTest, CleanCloseLeavesOrphanedTimeWait) {
         return sockets.size() == 2 && Find(sockets, AF_INET, TCP_TIME_WAIT,
                                            client_port, port) != nullptr;
       });
-  ASSERT_TRUE(closed.ok()) << closed.status();
+  ASSERT_OK(closed);
   ASSERT_EQ(closed->size(), 2u) << Describe(*closed);
   const DiagSocket* time_wait =
       Find(*closed, AF_INET, TCP_TIME_WAIT, client_port, port);
@@ -361,16 +362,16 @@ TEST_F(SockDiagTest, CleanCloseLeavesOrphanedTimeWait) {
 TEST_F(SockDiagTest, Ipv6SocketsAreListedAsInet6) {
   if (!netns_->has_ipv6()) GTEST_SKIP() << "no ::1 in this kernel";
   absl::StatusOr<UniqueFd> listener = Listen(AF_INET6, 4);
-  ASSERT_TRUE(listener.ok()) << listener.status();
+  ASSERT_OK(listener);
   const uint16_t port = LocalPort(listener->get());
   absl::StatusOr<UniqueFd> client = Connect(AF_INET6, port);
-  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_OK(client);
   const uint16_t client_port = LocalPort(client->get());
   absl::StatusOr<UniqueFd> server = Accept(listener->get());
-  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_OK(server);
 
   absl::StatusOr<std::vector<DiagSocket>> sockets = ListTcpSocketsOnPort(port);
-  ASSERT_TRUE(sockets.ok()) << sockets.status();
+  ASSERT_OK(sockets);
   ASSERT_EQ(sockets->size(), 3u) << Describe(*sockets);
   for (const DiagSocket& socket : *sockets) {
     EXPECT_EQ(socket.family, AF_INET6) << socket.ToString();
@@ -394,18 +395,18 @@ TEST_F(SockDiagTest, Ipv6SocketsAreListedAsInet6) {
 TEST_F(SockDiagTest, DualStackListenerReportsMappedIpv4AsInet6) {
   if (!netns_->has_ipv6()) GTEST_SKIP() << "no IPv6 in this kernel";
   absl::StatusOr<UniqueFd> listener = Listen(AF_INET6, 4, /*any=*/true);
-  ASSERT_TRUE(listener.ok()) << listener.status();
+  ASSERT_OK(listener);
   const uint16_t port = LocalPort(listener->get());
   absl::StatusOr<UniqueFd> client = Connect(AF_INET, port);
-  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_OK(client);
   const uint16_t client_port = LocalPort(client->get());
   absl::StatusOr<UniqueFd> server = Accept(listener->get());
-  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_OK(server);
 
   // One connection, two families: the IPv4 client is AF_INET, the end the
   // dual-stack listener accepted is AF_INET6 with a v4-mapped address.
   absl::StatusOr<std::vector<DiagSocket>> sockets = ListTcpSocketsOnPort(port);
-  ASSERT_TRUE(sockets.ok()) << sockets.status();
+  ASSERT_OK(sockets);
   ASSERT_EQ(sockets->size(), 3u) << Describe(*sockets);
   const DiagSocket* client_end =
       Find(*sockets, AF_INET, TCP_ESTABLISHED, client_port, port);

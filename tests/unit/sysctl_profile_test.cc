@@ -25,6 +25,7 @@
 #include "fixtures/isolation/rootless.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/harness/status_matchers.h"
 
 namespace tcpsem {
 namespace {
@@ -82,7 +83,7 @@ bool FileExists(const std::string& path) {
 TEST(SysctlParseTest, DottedAndSlashedKeysNameTheSameSetting) {
   absl::StatusOr<Profile> profile =
       Parse("net.ipv4.tcp_ecn = 1\nnet/ipv4/tcp_ecn=2\n");
-  ASSERT_TRUE(profile.ok()) << profile.status();
+  ASSERT_OK(profile);
   ASSERT_EQ(profile->settings.size(), 1u);
   const SysctlSetting& setting = profile->settings.at("net.ipv4.tcp_ecn");
   EXPECT_EQ(setting.value, "2");
@@ -112,7 +113,7 @@ TEST(SysctlParseTest, SkipsBothCommentKindsAndBlankLines) {
       "\n"
       " \t \n"
       "net.ipv4.tcp_sack = 0\n");
-  ASSERT_TRUE(profile.ok()) << profile.status();
+  ASSERT_OK(profile);
   ASSERT_EQ(profile->settings.size(), 1u);
   EXPECT_EQ(profile->settings.at("net.ipv4.tcp_sack").origin.line, 6);
 }
@@ -121,7 +122,7 @@ TEST(SysctlParseTest, HasNoInlineComments) {
   // systemd-sysctl writes "1 # why" to the file; so do we (and Apply then
   // reports that the kernel read back "1").
   absl::StatusOr<Profile> profile = Parse("net.ipv4.tcp_ecn = 1 # why\n");
-  ASSERT_TRUE(profile.ok()) << profile.status();
+  ASSERT_OK(profile);
   EXPECT_EQ(profile->settings.at("net.ipv4.tcp_ecn").value, "1 # why");
 }
 
@@ -129,7 +130,7 @@ TEST(SysctlParseTest, DashPrefixMarksKeyOptional) {
   absl::StatusOr<Profile> profile = Parse(
       "-net.ipv4.tcp_nonsense = 1\n- net.ipv4.tcp_sack=0\n"
       "net.ipv4.tcp_ecn = 1\n");
-  ASSERT_TRUE(profile.ok()) << profile.status();
+  ASSERT_OK(profile);
   EXPECT_TRUE(profile->settings.at("net.ipv4.tcp_nonsense").ignore_if_missing);
   EXPECT_TRUE(profile->settings.at("net.ipv4.tcp_sack").ignore_if_missing);
   EXPECT_EQ(profile->settings.at("net.ipv4.tcp_sack").value, "0");
@@ -140,7 +141,7 @@ TEST(SysctlParseTest, KeepsWhitespaceInsideValues) {
   absl::StatusOr<Profile> profile = Parse(
       "net.ipv4.tcp_rmem =   4096    8192\t16384  \n"
       "net.ipv4.tcp_wmem=4096 8192 16384\n");
-  ASSERT_TRUE(profile.ok()) << profile.status();
+  ASSERT_OK(profile);
   EXPECT_EQ(profile->settings.at("net.ipv4.tcp_rmem").value,
             "4096    8192\t16384");
   EXPECT_EQ(profile->settings.at("net.ipv4.tcp_wmem").value, "4096 8192 16384");
@@ -163,7 +164,7 @@ TEST(SysctlParseTest, LaterFileWins) {
   std::string second =
       WriteTempFile("second.conf", "# override\nnet/ipv4/tcp_ecn = 2\n");
   absl::StatusOr<Profile> profile = LoadProfile("two", {first, second});
-  ASSERT_TRUE(profile.ok()) << profile.status();
+  ASSERT_OK(profile);
   EXPECT_THAT(profile->files, ElementsAre(first, second));
   const SysctlSetting& ecn = profile->settings.at("net.ipv4.tcp_ecn");
   EXPECT_EQ(ecn.value, "2");
@@ -213,7 +214,7 @@ TEST(SysctlParseTest, ShippedProfilesParseAndSayWhy) {
   for (const std::string& name : names) {
     SCOPED_TRACE(name);
     absl::StatusOr<Profile> profile = LoadShippedProfile(name);
-    ASSERT_TRUE(profile.ok()) << profile.status();
+    ASSERT_OK(profile);
     std::string text = ReadFile(profile->files.at(0));
     EXPECT_THAT(text, StartsWith("# ")) << "first line must say why";
     EXPECT_THAT(
@@ -221,7 +222,7 @@ TEST(SysctlParseTest, ShippedProfilesParseAndSayWhy) {
         HasSubstr(absl::StrCat("fixtures/config/profiles/", name, ".conf")));
   }
   absl::StatusOr<Profile> defaults = LoadShippedProfile("default");
-  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  ASSERT_OK(defaults);
   EXPECT_THAT(defaults->settings, IsEmpty());
 }
 
@@ -256,7 +257,7 @@ TEST_F(SysctlClassifyTest, TellsPerNetnsFromGlobalKeys) {
        "net.ipv4.tcp_allowed_congestion_control",
        "net.ipv4.tcp_available_congestion_control", "net.ipv4.tcp_nonsense",
        "kernel.ostype"});
-  ASSERT_TRUE(classes.ok()) << classes.status();
+  ASSERT_OK(classes);
   auto scope = [&](const std::string& key) {
     return std::string(SysctlScopeName(classes->at(key).scope));
   };
@@ -281,7 +282,7 @@ TEST_F(SysctlClassifyTest, KnownGlobalListMatchesThisKernel) {
   }
   absl::StatusOr<std::map<std::string, SysctlClass>> classes =
       ClassifySysctls(keys);
-  ASSERT_TRUE(classes.ok()) << classes.status();
+  ASSERT_OK(classes);
   for (const std::string& key : keys) {
     const SysctlClass& cls = classes->at(key);
     // Missing: not built into this kernel (bpf_jit_* without a JIT, ...).
@@ -301,18 +302,18 @@ TEST_F(SysctlApplyTest, EveryShippedProfileAppliesAndReadsBack) {
     if (name == kGlobalProfile) continue;
     SCOPED_TRACE(name);
     absl::StatusOr<Profile> profile = LoadShippedProfile(name);
-    ASSERT_TRUE(profile.ok()) << profile.status();
+    ASSERT_OK(profile);
     std::optional<PrivateNetns> netns = Enter();
     ASSERT_TRUE(netns.has_value());
     absl::Status applied = ApplyProfile(*netns, *profile);
-    ASSERT_TRUE(applied.ok()) << applied << "\n" << profile->Describe();
+    ASSERT_OK(applied) << "\n" << profile->Describe();
     EXPECT_TRUE(profile->applied);
     EXPECT_THAT(profile->applied_to_host, IsEmpty());
     ASSERT_EQ(profile->read_back.size(), profile->settings.size())
         << profile->Describe();
     for (const auto& [key, setting] : profile->settings) {
       absl::StatusOr<std::string> now = ReadSysctl(key);
-      ASSERT_TRUE(now.ok()) << now.status();
+      ASSERT_OK(now);
       EXPECT_EQ(*now, NormalizeSysctlValue(setting.value)) << key;
       EXPECT_EQ(profile->read_back.at(key), *now) << key;
     }
@@ -324,18 +325,18 @@ TEST_F(SysctlApplyTest, LeavesTheHostsValueAlone) {
   SkipWithoutHostNetns();
   if (IsSkipped()) return;
   absl::StatusOr<std::string> before = ReadSysctl("net.ipv4.tcp_fin_timeout");
-  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_OK(before);
   ASSERT_NE(*before, "1") << "pick another key: the host already has 1";
   {
     absl::StatusOr<Profile> profile = LoadShippedProfile("short-timers");
-    ASSERT_TRUE(profile.ok()) << profile.status();
+    ASSERT_OK(profile);
     std::optional<PrivateNetns> netns = Enter();
     ASSERT_TRUE(netns.has_value());
-    ASSERT_TRUE(ApplyProfile(*netns, *profile).ok());
+    ASSERT_OK(ApplyProfile(*netns, *profile));
     EXPECT_EQ(*ReadSysctl("net.ipv4.tcp_fin_timeout"), "1");
     absl::StatusOr<std::string> host =
         ReadHostSysctl("net.ipv4.tcp_fin_timeout");
-    ASSERT_TRUE(host.ok()) << host.status();
+    ASSERT_OK(host);
     EXPECT_EQ(*host, *before);
   }
   EXPECT_EQ(*ReadSysctl("net.ipv4.tcp_fin_timeout"), *before);
@@ -352,11 +353,11 @@ class SysctlBadProfileTest : public SysctlNetnsTest,
 
 TEST_P(SysctlBadProfileTest, NamesFileAndLineAndAppliesNothing) {
   absl::StatusOr<Profile> profile = Parse(GetParam().text, "profiles/bad.conf");
-  ASSERT_TRUE(profile.ok()) << profile.status();
+  ASSERT_OK(profile);
   std::optional<PrivateNetns> netns = Enter();
   ASSERT_TRUE(netns.has_value());
   absl::StatusOr<std::string> ecn_before = ReadSysctl("net.ipv4.tcp_ecn");
-  ASSERT_TRUE(ecn_before.ok());
+  ASSERT_OK(ecn_before);
   ASSERT_NE(*ecn_before, "1");
 
   absl::Status applied = ApplyProfile(*netns, *profile);
@@ -407,10 +408,10 @@ INSTANTIATE_TEST_SUITE_P(
 TEST_F(SysctlApplyTest, DashPrefixSkipsMissingKeys) {
   absl::StatusOr<Profile> profile =
       Parse("-net.ipv4.tcp_nonsense = 1\nnet.ipv4.tcp_sack = 0\n");
-  ASSERT_TRUE(profile.ok()) << profile.status();
+  ASSERT_OK(profile);
   std::optional<PrivateNetns> netns = Enter();
   ASSERT_TRUE(netns.has_value());
-  ASSERT_TRUE(ApplyProfile(*netns, *profile).ok());
+  ASSERT_OK(ApplyProfile(*netns, *profile));
   EXPECT_TRUE(profile->skipped.contains("net.ipv4.tcp_nonsense"));
   EXPECT_EQ(profile->read_back.at("net.ipv4.tcp_sack"), "0");
   EXPECT_THAT(profile->Describe(),
@@ -421,7 +422,7 @@ TEST_F(SysctlApplyTest, DashPrefixSkipsMissingKeys) {
 TEST_F(SysctlApplyTest, LooksKeysUpInTheTargetNamespace) {
   absl::StatusOr<Profile> profile = Parse(
       "net.ipv4.conf.tsp0.forwarding = 1\nnet/ipv4/conf/tsp1/forwarding = 1\n");
-  ASSERT_TRUE(profile.ok()) << profile.status();
+  ASSERT_OK(profile);
   // A fresh namespace has no tsp0.
   EXPECT_THAT(std::string(ValidateProfile(*profile).message()),
               StartsWith("profiles/test.conf:1: unknown key "
@@ -434,7 +435,7 @@ TEST_F(SysctlApplyTest, LooksKeysUpInTheTargetNamespace) {
     GTEST_SKIP() << "cannot make a veth pair with ip(8) here";
   }
   absl::Status applied = ApplyProfile(*netns, *profile);
-  ASSERT_TRUE(applied.ok()) << applied;
+  ASSERT_OK(applied);
   EXPECT_EQ(*ReadSysctl("net.ipv4.conf.tsp0.forwarding"), "1");
   EXPECT_EQ(*ReadSysctl("net.ipv4.conf.tsp1.forwarding"), "1");
 }
@@ -445,8 +446,8 @@ TEST_F(SysctlApplyTest, RollsBackWhenAWriteFailsMidway) {
   absl::StatusOr<Profile> profile =
       Parse("net.ipv4.tcp_ecn = 1\nnet.ipv4.ip_local_port_range = 1500 60000\n",
             "profiles/midway.conf");
-  ASSERT_TRUE(profile.ok()) << profile.status();
-  ASSERT_TRUE(ValidateProfile(*profile).ok());
+  ASSERT_OK(profile);
+  ASSERT_OK(ValidateProfile(*profile));
   std::optional<PrivateNetns> netns = Enter();
   ASSERT_TRUE(netns.has_value());
   {
@@ -473,13 +474,13 @@ TEST_F(SysctlApplyTest, RefusesToRunInTheInitNamespace) {
   SkipWithoutHostNetns();
   if (IsSkipped()) return;
   absl::StatusOr<Profile> profile = LoadShippedProfile("ecn");
-  ASSERT_TRUE(profile.ok()) << profile.status();
+  ASSERT_OK(profile);
   UniqueFd host_ns(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   ASSERT_TRUE(host_ns.valid());
   std::optional<PrivateNetns> netns = Enter();
   ASSERT_TRUE(netns.has_value());
   absl::StatusOr<std::string> host_before = ReadHostSysctl("net.ipv4.tcp_ecn");
-  ASSERT_TRUE(host_before.ok()) << host_before.status();
+  ASSERT_OK(host_before);
   // A thread that went back to the host's namespace holding the token.
   absl::Status applied;
   std::thread thread([&] {
@@ -503,7 +504,7 @@ TEST_F(SysctlApplyTest, HostProfileCopiesTheHostIntoANamespace) {
   ASSERT_TRUE(netns.has_value());
   // Built from inside the private namespace: still the host's values.
   absl::StatusOr<Profile> host = HostProfile();
-  ASSERT_TRUE(host.ok()) << host.status();
+  ASSERT_OK(host);
   EXPECT_EQ(host->name, "host");
   ASSERT_TRUE(host->settings.contains("net.ipv4.tcp_rmem"));
   EXPECT_EQ(host->settings.at("net.ipv4.tcp_rmem").value,
@@ -518,7 +519,7 @@ TEST_F(SysctlApplyTest, HostProfileCopiesTheHostIntoANamespace) {
   EXPECT_TRUE(host->skipped.contains("net.ipv4.tcp_max_orphans"));
 
   absl::Status applied = ApplyProfile(*netns, *host);
-  ASSERT_TRUE(applied.ok()) << applied << "\n" << host->Describe();
+  ASSERT_OK(applied) << "\n" << host->Describe();
   EXPECT_EQ(host->read_back.size(), host->settings.size());
 }
 
@@ -528,7 +529,7 @@ TEST_F(SysctlGlobalTest, GlobalProfileNeedsTheOptIn) {
   SkipWithoutHostNetns();
   if (IsSkipped()) return;
   absl::StatusOr<Profile> profile = LoadShippedProfile(kGlobalProfile);
-  ASSERT_TRUE(profile.ok()) << profile.status();
+  ASSERT_OK(profile);
   absl::Status refused = ValidateProfile(*profile);
   EXPECT_THAT(std::string(refused.message()),
               StartsWith("fixtures/config/profiles/max-orphans-zero.conf:2: "
@@ -538,9 +539,8 @@ TEST_F(SysctlGlobalTest, GlobalProfileNeedsTheOptIn) {
       std::string(ValidateProfile(*profile, {.allow_global = true}).message()),
       HasSubstr("host_guard"));
   GlobalSysctlGuard guard;
-  EXPECT_TRUE(
-      ValidateProfile(*profile, {.allow_global = true, .host_guard = &guard})
-          .ok());
+  EXPECT_OK(
+      ValidateProfile(*profile, {.allow_global = true, .host_guard = &guard}));
 }
 
 // Exercises the whole host path (guard, record file, restore) by writing the
@@ -550,10 +550,10 @@ TEST_F(SysctlGlobalTest, GuardRecordsAndRestoresHostValues) {
   if (IsSkipped()) return;
   absl::StatusOr<std::string> host_value =
       ReadHostSysctl("net.ipv4.tcp_max_orphans");
-  ASSERT_TRUE(host_value.ok()) << host_value.status();
+  ASSERT_OK(host_value);
   absl::StatusOr<Profile> profile = Parse(absl::StrCat(
       "net.ipv4.tcp_ecn = 1\nnet.ipv4.tcp_max_orphans = ", *host_value, "\n"));
-  ASSERT_TRUE(profile.ok()) << profile.status();
+  ASSERT_OK(profile);
   std::string record = GlobalSysctlGuard::RecordPath();
   {
     GlobalSysctlGuard guard;
@@ -561,7 +561,7 @@ TEST_F(SysctlGlobalTest, GuardRecordsAndRestoresHostValues) {
     ASSERT_TRUE(netns.has_value());
     absl::Status applied = ApplyProfile(
         *netns, *profile, {.allow_global = true, .host_guard = &guard});
-    ASSERT_TRUE(applied.ok()) << applied;
+    ASSERT_OK(applied);
     EXPECT_THAT(profile->applied_to_host,
                 ElementsAre("net.ipv4.tcp_max_orphans"));
     EXPECT_EQ(profile->read_back.at("net.ipv4.tcp_max_orphans"), *host_value);
@@ -587,16 +587,16 @@ TEST_F(SysctlGlobalTest, MaxOrphansZeroAppliesToTheHostAndIsRestored) {
   }
   absl::StatusOr<std::string> before =
       ReadHostSysctl("net.ipv4.tcp_max_orphans");
-  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_OK(before);
   absl::StatusOr<Profile> profile = LoadShippedProfile(kGlobalProfile);
-  ASSERT_TRUE(profile.ok()) << profile.status();
+  ASSERT_OK(profile);
   {
     GlobalSysctlGuard guard;
     std::optional<PrivateNetns> netns = Enter();
     ASSERT_TRUE(netns.has_value());
     absl::Status applied = ApplyProfile(
         *netns, *profile, {.allow_global = true, .host_guard = &guard});
-    ASSERT_TRUE(applied.ok()) << applied;
+    ASSERT_OK(applied);
     EXPECT_EQ(profile->read_back.at("net.ipv4.tcp_max_orphans"), "0");
     EXPECT_EQ(*ReadHostSysctl("net.ipv4.tcp_max_orphans"), "0");
   }

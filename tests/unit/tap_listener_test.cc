@@ -10,6 +10,7 @@
 #include "fixtures/gtest/leak_check_listener.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/harness/status_matchers.h"
 
 namespace tcpsem {
 namespace {
@@ -49,7 +50,7 @@ TEST(TapExitCodeTest, KselftestCodes) {
 
 TEST(LeakCheckTest, NothingLeakedIsOk) {
   const LeakSnapshot before = TakeLeakSnapshot();
-  EXPECT_TRUE(CheckNothingLeaked(before).ok());
+  EXPECT_OK(CheckNothingLeaked(before));
 }
 
 TEST(LeakCheckTest, DetectsLeakedDescriptor) {
@@ -60,7 +61,7 @@ TEST(LeakCheckTest, DetectsLeakedDescriptor) {
   ::close(fd);
   EXPECT_EQ(leaked.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(leaked.message(), HasSubstr("/dev/null"));
-  EXPECT_TRUE(CheckNothingLeaked(before).ok());
+  EXPECT_OK(CheckNothingLeaked(before));
 }
 
 TEST(LeakCheckTest, DetectsLeakedChildProcess) {
@@ -75,7 +76,7 @@ TEST(LeakCheckTest, DetectsLeakedChildProcess) {
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
   EXPECT_THAT(leaked.message(), HasSubstr("child process"));
-  EXPECT_TRUE(CheckNothingLeaked(before).ok());
+  EXPECT_OK(CheckNothingLeaked(before));
 }
 
 }  // namespace
