@@ -178,8 +178,8 @@ SyscallFailsWithErrno(int err) {
   TCPSEM_ASSERT_OK_AND_ASSIGN_IMPL_(    \
       TCPSEM_STATUS_CONCAT_(tcpsem_status_or_, __LINE__), lhs, expr, #expr)
 
-#define TCPSEM_ASSERT_OK_AND_ASSIGN_IMPL_(status_or, lhs, expr, text)      \
-  auto status_or = (expr);                                                 \
-  if (!status_or.ok())                                                     \
-    GTEST_FATAL_FAILURE_(text " is not OK") << ": " << status_or.status(); \
+#define TCPSEM_ASSERT_OK_AND_ASSIGN_IMPL_(status_or, lhs, expr, text)         \
+  auto status_or = (expr);                                                    \
+  if (!status_or.ok())                                                        \
+    GTEST_FATAL_FAILURE_("") << text << " is not OK: " << status_or.status(); \
   lhs = *std::move(status_or)

@@ -250,7 +250,7 @@ TEST(RecordJson, DeepNestingIsAnErrorNotACrash) {
 TEST(RecordJson, ParseRecordNamesTheSource) {
   absl::StatusOr<Record> read = ParseRecord("{", "old.json");
   ASSERT_FALSE(read.ok());
-  EXPECT_THAT(read.status().message(),
+  EXPECT_THAT(std::string(read.status().message()),
               testing::StartsWith("old.json: not a tcpsem record: malformed"));
   absl::StatusOr<Record> good =
       ParseRecord(RecordToJson(SampleRecord()), "new.json");
