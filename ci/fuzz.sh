@@ -28,7 +28,9 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug \
   -DTCPSEM_LIBFUZZER=ON >/dev/null
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(sysctl_d profile_spec tracefs_format trace_line record_reader)
+  # record_reader: replayed by ctest only until the nlohmann-json reader
+  # lands (clang-14 cannot compile the current one; tests/fuzz/CMakeLists.txt).
+  targets=(sysctl_d profile_spec tracefs_format trace_line)
 fi
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
 mkdir -p "$build/logs"

@@ -17,8 +17,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "fixtures/config/sysctl/global_keys.h"
+#include "fixtures/config/sysctl/profile.h"
 #include "fixtures/config/sysctl/restore_records.h"
-#include "fixtures/config/sysctl_profile.h"
+#include "fixtures/config/sysctl/sysctl_d.h"
 
 namespace {
 

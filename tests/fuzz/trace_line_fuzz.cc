@@ -9,8 +9,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::vector<std::string> kNames = {
-      "NOT_SPECIFIED", "NO_SOCKET", "TCP_INVALID_ACK_SEQUENCE", "TCP_RFC7323_PAWS",
-      "TCP_TOO_OLD_ACK", "TCP_ACK_UNSENT_DATA"};
+      "NOT_SPECIFIED",    "NO_SOCKET",       "TCP_INVALID_ACK_SEQUENCE",
+      "TCP_RFC7323_PAWS", "TCP_TOO_OLD_ACK", "TCP_ACK_UNSENT_DATA"};
   const std::string line(reinterpret_cast<const char*>(data), size);
   (void)tcpsem::ParseResetEventLine(line, kNames);
   (void)tcpsem::ParseResetEventLine(line, {});
