@@ -59,8 +59,10 @@ absl::StatusOr<Profile> Parse(absl::string_view text,
 }
 
 std::string WriteTempFile(absl::string_view name, absl::string_view text) {
-  std::string path = absl::StrCat(::testing::TempDir(), "/sysctl_profile_test-",
-                                  ::getpid(), "-", name);
+  // In the working directory, not /tmp: root writes nothing where other
+  // users can plant links.
+  std::string path =
+      absl::StrCat("sysctl_profile_test-", ::getpid(), "-", name);
   std::ofstream(path) << text;
   return path;
 }
@@ -173,6 +175,8 @@ TEST(SysctlParseTest, LaterFileWins) {
   EXPECT_EQ(ecn.overridden[0].path, first);
   EXPECT_EQ(profile->settings.at("net.ipv4.tcp_sack").origin.path, first);
   EXPECT_THAT(profile->Describe(), HasSubstr("net.ipv4.tcp_ecn = 2"));
+  ::unlink(first.c_str());
+  ::unlink(second.c_str());
 }
 
 TEST(SysctlParseTest, MalformedLinesNameFileAndLine) {
