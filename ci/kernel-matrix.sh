@@ -126,7 +126,23 @@ file -L "$BUSYBOX" | grep -q 'statically linked' || die "$BUSYBOX is not the sta
 BINARY=$(readlink -f "$BINARY")
 file -L "$BINARY" | grep -q 'ELF 64-bit.*x86-64' || die "not an x86-64 ELF executable: $BINARY" 64
 
-mkdir -p "$CACHE"/{debs,kernels,initramfs} "$OUT"
+# The cache holds kernels and images this script boots and files it copies
+# into them as root: trusted only when it is ours and nobody else can write
+# it (a link, another user's directory or a group/world-writable one is
+# refused, as is anything planted inside it).
+trusted_dir() {  # trusted_dir DIR: create (0700) or check; dies if not ours
+  local d=$1 bad
+  [[ -L $d ]] && die "refusing $d: a symbolic link (cache directories must be real directories you own)"
+  mkdir -p -m 0700 "$d"
+  [[ -d $d && ! -L $d ]] || die "refusing $d: not a directory"
+  [[ $(stat -c %u "$d") == "$(id -u)" ]] || die "refusing $d: owned by uid $(stat -c %u "$d"), not $(id -u)"
+  (( (8#$(stat -c %a "$d") & 8#022) == 0 )) || die "refusing $d: mode $(stat -c %a "$d") lets others write"
+  bad=$(find "$d" -mindepth 1 \( ! -user "$(id -u)" -o -perm /022 \) ! -type l -print -quit)
+  [[ -z $bad ]] || die "refusing $d: $bad is not yours alone (owner or mode)"
+}
+trusted_dir "$CACHE"
+for sub in debs kernels initramfs; do trusted_dir "$CACHE/$sub"; done
+mkdir -p "$OUT"
 CACHE=$(readlink -f "$CACHE"); OUT=$(readlink -f "$OUT")
 RUN_ID=$(date +%Y%m%d-%H%M%S)
 RUN=$OUT/runs/$RUN_ID

@@ -10,7 +10,7 @@
 # Profiles with global (host-wide) keys run only with --allow-global, and then
 # serially (-j1: the host value is one resource); the host values are restored
 # by the suite at exit and, should it be killed, replayed here from the
-# restore records it leaves in /tmp.
+# restore records it leaves in /run/tcpsem (ci/restore-global-sysctls.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${TCPSEM_BUILD_DIR:-build}"
@@ -26,8 +26,10 @@ done
 if [ ${#profiles[@]} -eq 0 ]; then
   for f in fixtures/config/profiles/*.conf; do
     name="$(basename "$f" .conf)"
-    # Shipped global-key profiles need the explicit opt-in.
-    if grep -q "^net.ipv4.tcp_max_orphans\|^net.ipv4.tcp_mem" "$f" && [ $allow_global -eq 0 ]; then
+    # Shipped global-key profiles need the explicit opt-in. Which keys are
+    # global is decided in one place, the C++ list: the tool says.
+    global="$("$build/tools/tcpsem_sysctl" --global-keys="$f")"
+    if [ -n "$global" ] && [ $allow_global -eq 0 ]; then
       echo "profile-matrix: skipping $name (global keys; pass --allow-global)"
       continue
     fi
@@ -39,6 +41,8 @@ fi
 trap ci/restore-global-sysctls.sh EXIT
 
 mkdir -p records
+# Not in /tmp: a root run writes nothing where other users can plant links.
+check="$build/profile-check.log"
 status=0
 printf '%-28s %8s %8s %8s %8s\n' profile passed failed skipped seconds
 for profile in "${profiles[@]}"; do
@@ -59,13 +63,13 @@ for profile in "${profiles[@]}"; do
   start=$(date +%s)
   # The suite validates the profile before any test; a bad one stops here.
   if ! "$build/tests/tcpsem_matrix" --tcpsem_profile="$profile" \
-      --gtest_filter=NoTest.None >/dev/null 2>/tmp/tcpsem-profile-check.$$; then
-    echo "profile-matrix: $label: $(cat /tmp/tcpsem-profile-check.$$)" >&2
-    rm -f /tmp/tcpsem-profile-check.$$
+      --gtest_filter=NoTest.None >/dev/null 2>"$check"; then
+    echo "profile-matrix: $label: $(cat "$check")" >&2
+    rm -f "$check"
     status=2
     continue
   fi
-  rm -f /tmp/tcpsem-profile-check.$$
+  rm -f "$check"
   log="$build/profile-$label.log"
   if env TCPSEM_PROFILE="$profile" "${env_extra[@]}" \
       ctest --test-dir "$build" -L teardown -j"$jobs" \

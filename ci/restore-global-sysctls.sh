@@ -1,18 +1,15 @@
 #!/usr/bin/env bash
-# Puts back host-wide sysctls that a killed tcpsem run left changed: replays
-# every /tmp/tcpsem-global-restore-<pid> (sysctl.d syntax, written before the
-# change) whose process is gone. A run that ends normally restores by itself.
+# Puts back host-wide sysctls that a killed tcpsem run left changed, from the
+# restore records in /run/tcpsem (or $TCPSEM_RESTORE_DIR). A run that ends
+# normally restores by itself. The checks (records owned by root, not
+# writable by others, not links, only keys on the global-keys list; nothing
+# applied if any record is refused) are in `tcpsem_sysctl --restore`; this
+# only finds it: installed next to this script, else in the build tree.
 set -euo pipefail
-for record in /tmp/tcpsem-global-restore-*; do
-  [ -e "$record" ] || continue
-  # /tmp is world-writable: replay only a regular file of our own.
-  if [ -L "$record" ] || [ ! -f "$record" ] || [ ! -O "$record" ]; then
-    echo "tcpsem: ignoring $record (not a regular file owned by $(id -un))" >&2
-    continue
-  fi
-  pid="${record##*-}"
-  if kill -0 "$pid" 2>/dev/null; then continue; fi
-  echo "tcpsem: restoring host sysctls left by pid $pid from $record"
-  sysctl -q -p "$record"
-  rm -f "$record"
+here="$(cd "$(dirname "$0")" && pwd)"
+for tool in "$here/tcpsem_sysctl" \
+    "$here/../${TCPSEM_BUILD_DIR:-build}/tools/tcpsem_sysctl"; do
+  if [ -x "$tool" ]; then exec "$tool" --restore "$@"; fi
 done
+echo "restore-global-sysctls: tcpsem_sysctl not found next to $0 or in the build tree (ci/build.sh)" >&2
+exit 2

@@ -60,8 +60,10 @@ absl::StatusOr<Profile> Parse(absl::string_view text,
 }
 
 std::string WriteTempFile(absl::string_view name, absl::string_view text) {
-  std::string path = absl::StrCat(::testing::TempDir(), "/sysctl_profile_test-",
-                                  ::getpid(), "-", name);
+  // In the working directory, not /tmp: root writes nothing where other
+  // users can plant links.
+  std::string path =
+      absl::StrCat("sysctl_profile_test-", ::getpid(), "-", name);
   std::ofstream(path) << text;
   return path;
 }
@@ -174,6 +176,8 @@ TEST(SysctlParseTest, LaterFileWins) {
   EXPECT_EQ(ecn.overridden[0].path, first);
   EXPECT_EQ(profile->settings.at("net.ipv4.tcp_sack").origin.path, first);
   EXPECT_THAT(profile->Describe(), HasSubstr("net.ipv4.tcp_ecn = 2"));
+  ::unlink(first.c_str());
+  ::unlink(second.c_str());
 }
 
 TEST(SysctlParseTest, MalformedLinesNameFileAndLine) {
@@ -575,6 +579,69 @@ TEST_F(SysctlGlobalTest, GuardRecordsAndRestoresHostValues) {
   }
   EXPECT_FALSE(FileExists(record));
   EXPECT_EQ(*ReadHostSysctl("net.ipv4.tcp_max_orphans"), *host_value);
+}
+
+// The record is written where only root can write, and only there: a record
+// directory another user owns or may write is refused before the host is
+// touched (the value written would be the host's own anyway).
+TEST_F(SysctlGlobalTest, GuardRefusesARecordDirectoryOthersControl) {
+  SkipWithoutHostNetns();
+  if (IsSkipped()) return;
+  absl::StatusOr<std::string> host_value =
+      ReadHostSysctl("net.ipv4.tcp_max_orphans");
+  ASSERT_TRUE(host_value.ok()) << host_value.status();
+  const std::string dir = absl::StrCat("sysctl-guard-records-", ::getpid());
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0) << dir;
+  ASSERT_EQ(::setenv("TCPSEM_RESTORE_DIR", dir.c_str(), 1), 0);
+  struct Case {
+    uid_t owner;
+    mode_t mode;
+    std::string why;
+  };
+  for (const Case& c : {Case{65534, 0700, "owned by uid 65534, not 0"},
+                        Case{0, 0777, "mode 0777 lets others in"},
+                        Case{0, 0750, "mode 0750 lets others in"}}) {
+    ASSERT_EQ(::chown(dir.c_str(), c.owner, 0), 0);
+    ASSERT_EQ(::chmod(dir.c_str(), c.mode), 0);
+    GlobalSysctlGuard guard;
+    absl::StatusOr<std::string> set =
+        guard.Set("net.ipv4.tcp_max_orphans", *host_value);
+    EXPECT_EQ(set.status().code(), absl::StatusCode::kPermissionDenied)
+        << set.status();
+    EXPECT_THAT(std::string(set.status().message()),
+                HasSubstr(absl::StrCat(dir, ": ", c.why)));
+    EXPECT_EQ(guard.mark(), 0u);
+    EXPECT_FALSE(FileExists(GlobalSysctlGuard::RecordPath()));
+  }
+  // A trusted directory: the record is root's, 0600, and gone afterwards.
+  ASSERT_EQ(::chown(dir.c_str(), 0, 0), 0);
+  ASSERT_EQ(::chmod(dir.c_str(), 0700), 0);
+  {
+    GlobalSysctlGuard guard;
+    absl::StatusOr<std::string> set =
+        guard.Set("net.ipv4.tcp_max_orphans", *host_value);
+    ASSERT_TRUE(set.ok()) << set.status();
+    struct stat st = {};
+    ASSERT_EQ(::lstat(GlobalSysctlGuard::RecordPath().c_str(), &st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    EXPECT_EQ(st.st_uid, 0u);
+  }
+  EXPECT_FALSE(FileExists(GlobalSysctlGuard::RecordPath()));
+  ::unsetenv("TCPSEM_RESTORE_DIR");
+  EXPECT_EQ(::rmdir(dir.c_str()), 0);
+  EXPECT_EQ(*ReadHostSysctl("net.ipv4.tcp_max_orphans"), *host_value);
+}
+
+// Keys off the global list are never written to the host, even when the
+// probe finds them global: only listed keys can be restored.
+TEST_F(SysctlGlobalTest, GuardRefusesKeysOffTheGlobalList) {
+  GlobalSysctlGuard guard;
+  absl::StatusOr<std::string> set = guard.Set("kernel.core_pattern", "core");
+  EXPECT_EQ(set.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(set.status().message()),
+              HasSubstr("not on the list of global keys"));
+  EXPECT_EQ(guard.mark(), 0u);
 }
 
 // Really sets tcp_max_orphans = 0 on the HOST for a moment: every namespace
