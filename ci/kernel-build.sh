@@ -115,7 +115,7 @@ fi
 # scratch directory and patched there.
 check_patches() {
   local scratch files f p
-  scratch=$(mktemp -d "${TMPDIR:-/tmp}/kernel-build.XXXXXX")
+  scratch=$(mktemp -d "$OUT/.patch-check.XXXXXX")
   trap 'rm -rf "$scratch"' RETURN
   files=$(sed -n 's|^+++ [^/]*/\([^[:space:]]*\).*|\1|p' "${PATCHES[@]}" | sort -u)
   [[ -n $files ]] || die "no file to patch in: ${PATCHES[*]}"
@@ -138,12 +138,12 @@ check_patches() {
       die "patch does not apply: $p ($(grep -m1 -iE 'fail|can.t|not|reversed' "$scratch/.out" || head -n1 "$scratch/.out"))"
   done
 }
-((${#PATCHES[@]} == 0)) || check_patches
-[[ -d $SOURCE && ! ( -f $SOURCE/Makefile && -d $SOURCE/arch/x86 && -f $SOURCE/net/ipv4/tcp.c ) ]] &&
+if [[ -d $SOURCE && ! ( -f $SOURCE/Makefile && -d $SOURCE/arch/x86 && -f $SOURCE/net/ipv4/tcp.c ) ]]; then
   die "not a Linux source tree (no Makefile, arch/x86, net/ipv4/tcp.c): $SOURCE"
-
-mkdir -p "$OUT"
+fi
+mkdir -p "$OUT" || die "cannot create $OUT"
 OUT=$(readlink -f "$OUT")
+((${#PATCHES[@]} == 0)) || check_patches
 exec 9>"$OUT/.lock"
 flock -w 3600 9 || die "another kernel-build holds $OUT/.lock"
 
@@ -156,15 +156,25 @@ if [[ ! -d $SOURCE && ! -d $PRISTINE/.complete ]]; then
   mv "$PRISTINE.tmp" "$PRISTINE"
 fi
 
-# The work tree: the pristine tree synced by content (files that did not
-# change keep their times, so make rebuilds only what changed), then patched.
+# The work tree: the pristine tree synced with its times (a file that did
+# not change is not copied, so make rebuilds only what changed); the files
+# the previous build's patches touched are restored and touched (their
+# pristine times are older than their objects), then this build's patches
+# are applied.
 SRC=$OUT/src OBJ=$OUT/obj
 t0=$(date +%s)
 log "syncing the work tree from $PRISTINE"
 mkdir -p "$SRC" "$OBJ"
-rsync -rlc --delete --exclude=/.complete "$PRISTINE/" "$SRC/"
+rsync -rlt --delete --exclude=/.complete --exclude=/.tcpsem-patched "$PRISTINE/" "$SRC/"
+if [[ -f $SRC/.tcpsem-patched ]]; then
+  while IFS= read -r f; do
+    if [[ -f $SRC/$f ]]; then touch "$SRC/$f"; fi
+  done <"$SRC/.tcpsem-patched"
+fi
+: >"$SRC/.tcpsem-patched"
 for p in "${PATCHES[@]}"; do
   log "applying $(basename "$p")"
+  sed -n 's|^+++ [^/]*/\([^[:space:]]*\).*|\1|p' "$p" >>"$SRC/.tcpsem-patched"
   patch -d "$SRC" -p1 --forward --batch --silent <"$p" >&2 || die "patch failed in the work tree: $p" 1
 done
 
