@@ -20,6 +20,8 @@
 #   --cache DIR       unpacked source tarballs (default
 #                     ${XDG_CACHE_HOME:-$HOME/.cache}/tcpsem/kernel-src)
 #   --jobs N          make -j (default: CPUs)
+#   --fresh           start the work tree over (e.g. after editing a --source
+#                     tree with an editor that replaces files)
 #   --no-install      never call apt-get (fail if a tool is missing)
 #
 # On success prints one line, the --kernel argument for ci/kernel-matrix.sh:
@@ -41,6 +43,7 @@ OUT=$BUILD_DIR/kernel-build
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/tcpsem/kernel-src
 JOBS=$(nproc)
 INSTALL=1
+FRESH=0
 
 die() { printf 'kernel-build: %s\n' "$1" >&2; exit "${2:-2}"; }
 log() { printf 'kernel-build: %s\n' "$*" >&2; }
@@ -55,6 +58,7 @@ while (($#)); do
     --out) need_arg "$@"; OUT=$2; shift 2 ;;
     --cache) need_arg "$@"; CACHE=$2; shift 2 ;;
     --jobs) need_arg "$@"; JOBS=$2; shift 2 ;;
+    --fresh) FRESH=1; shift ;;
     --no-install) INSTALL=0; shift ;;
     -h|--help) sed -n '/^# Kernel build:/,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
@@ -77,7 +81,7 @@ NAME=${NAME//[^A-Za-z0-9._+-]/_}; NAME=${NAME:0:48}
 # ---------------------------------------------------------------- tools ----
 # What a tinyconfig-based x86-64 build needs (objtool needs libelf headers).
 missing=()
-for t in make gcc flex bison bc perl rsync xz tar patch; do
+for t in make gcc flex bison bc perl xz tar patch; do
   command -v "$t" >/dev/null || missing+=("$t")
 done
 [[ -e /usr/include/gelf.h ]] || missing+=(libelf-dev)
@@ -156,25 +160,40 @@ if [[ ! -d $SOURCE && ! -d $PRISTINE/.complete ]]; then
   mv "$PRISTINE.tmp" "$PRISTINE"
 fi
 
-# The work tree: the pristine tree synced with its times (a file that did
-# not change is not copied, so make rebuilds only what changed); the files
-# the previous build's patches touched are restored and touched (their
-# pristine times are older than their objects), then this build's patches
-# are applied.
+# The work tree: hard links to the pristine tree (made once, in seconds;
+# `make O=` never writes into the source tree, and patch(1) replaces the
+# files it changes instead of writing through the link). The files the
+# previous build's patches replaced are copied back from the pristine tree
+# (their new times make make rebuild them), then this build's patches are
+# applied: a build after another patch recompiles only what the patches
+# touch. --fresh (or a pristine tree that changed) starts the work tree over.
 SRC=$OUT/src OBJ=$OUT/obj
 t0=$(date +%s)
-log "syncing the work tree from $PRISTINE"
-mkdir -p "$SRC" "$OBJ"
-rsync -rlt --delete --exclude=/.complete --exclude=/.tcpsem-patched "$PRISTINE/" "$SRC/"
-if [[ -f $SRC/.tcpsem-patched ]]; then
+mkdir -p "$OBJ"
+if ((FRESH)) || [[ ! -f $SRC/.tcpsem-source || $(cat "$SRC/.tcpsem-source") != "$PRISTINE" ]]; then
+  log "linking the work tree to $PRISTINE"
+  rm -rf "$SRC" "$SRC.tmp"
+  cp -al "$PRISTINE" "$SRC.tmp" 2>/dev/null || cp -a "$PRISTINE" "$SRC.tmp"
+  rm -rf "$SRC.tmp/.complete"
+  echo "$PRISTINE" >"$SRC.tmp/.tcpsem-source"
+  mv "$SRC.tmp" "$SRC"
+elif [[ -f $SRC/.tcpsem-patched ]]; then
   while IFS= read -r f; do
-    if [[ -f $SRC/$f ]]; then touch "$SRC/$f"; fi
+    rm -f "$SRC/$f"
+    if [[ -f $PRISTINE/$f ]]; then cp "$PRISTINE/$f" "$SRC/$f"; fi
   done <"$SRC/.tcpsem-patched"
 fi
 : >"$SRC/.tcpsem-patched"
 for p in "${PATCHES[@]}"; do
   log "applying $(basename "$p")"
-  sed -n 's|^+++ [^/]*/\([^[:space:]]*\).*|\1|p' "$p" >>"$SRC/.tcpsem-patched"
+  # Copies, not links, of the files it changes: the pristine tree must
+  # never see a patch, whatever patch(1) does with links.
+  while IFS= read -r f; do
+    echo "$f" >>"$SRC/.tcpsem-patched"
+    if [[ -L $SRC/$f || -f $SRC/$f ]]; then
+      cp --remove-destination "$SRC/$f" "$SRC/$f.tcpsem-copy" && mv -f "$SRC/$f.tcpsem-copy" "$SRC/$f"
+    fi
+  done < <(sed -n 's|^+++ [^/]*/\([^[:space:]]*\).*|\1|p' "$p")
   patch -d "$SRC" -p1 --forward --batch --silent <"$p" >&2 || die "patch failed in the work tree: $p" 1
 done
 

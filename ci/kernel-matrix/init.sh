@@ -140,7 +140,8 @@ export TCPSEM_PROFILE_DIR=/opt/tcpsem/profiles
 TEST_TIMEOUT=$(cat /etc/tcpsem/test_timeout 2>/dev/null || echo 60)
 if [ -x /opt/tcpsem/run ]; then
   deadline=""
-  [ "$SUITE_TIMEOUT" -gt 0 ] && deadline="--tcpsem_run_deadline=$SUITE_TIMEOUT"
+  # 10 s before the suite's bound: time to write results.json and the record.
+  [ "$SUITE_TIMEOUT" -gt 20 ] && deadline="--tcpsem_run_deadline=$((SUITE_TIMEOUT - 10))"
   set -- /opt/tcpsem/run --tcpsem_run_dir=/tmp/run \
     "--tcpsem_run_test_timeout=$TEST_TIMEOUT" ${deadline:+"$deadline"} \
     /opt/tcpsem/suite "$@"
@@ -148,7 +149,7 @@ else
   set -- /opt/tcpsem/suite "$@"
 fi
 if [ "$SUITE_TIMEOUT" -gt 0 ]; then
-  set -- timeout -s KILL "$((SUITE_TIMEOUT + 20))" "$@"
+  set -- timeout -s KILL "$SUITE_TIMEOUT" "$@"
 fi
 : > /tmp/suite.log
 ( "$@" > /tmp/suite.log 2>&1; echo $? > /tmp/suite.rc ) &
