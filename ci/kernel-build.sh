@@ -120,7 +120,7 @@ fi
 check_patches() {
   local scratch files f p
   scratch=$(mktemp -d "$OUT/.patch-check.XXXXXX")
-  trap 'rm -rf "$scratch"' RETURN
+  trap 'rm -rf "$scratch"' EXIT
   files=$(sed -n 's|^+++ [^/]*/\([^[:space:]]*\).*|\1|p' "${PATCHES[@]}" | sort -u)
   [[ -n $files ]] || die "no file to patch in: ${PATCHES[*]}"
   if [[ -d $SOURCE ]]; then
@@ -141,6 +141,8 @@ check_patches() {
     patch -d "$scratch" -p1 --forward --batch --silent <"$p" >"$scratch/.out" 2>&1 ||
       die "patch does not apply: $p ($(grep -m1 -iE 'fail|can.t|not|reversed' "$scratch/.out" || head -n1 "$scratch/.out"))"
   done
+  rm -rf "$scratch"
+  trap - EXIT
 }
 if [[ -d $SOURCE && ! ( -f $SOURCE/Makefile && -d $SOURCE/arch/x86 && -f $SOURCE/net/ipv4/tcp.c ) ]]; then
   die "not a Linux source tree (no Makefile, arch/x86, net/ipv4/tcp.c): $SOURCE"
