@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Runs the whole ctest suite N times in random order (--schedule-random),
 # -j4, while stress-ng loads both CPUs, and reports runs and failures.
-# Usage: ci/flake-check.sh [N] [BUILD_DIR]
+# Usage: ci/flake-check.sh [N] [BUILD_DIR] [CTEST_ARGS...]
 #   N          iterations (default 50; env FLAKE_RUNS also works)
 #   BUILD_DIR  an existing build tree (default ./build)
+#   CTEST_ARGS more ctest arguments (e.g. -R CloserUnsentData)
+# Env FLAKE_JOBS: ctest -j (default 4; e.g. 32 next to another ctest run).
 # Exit status: 0 when every run passed, 1 otherwise. Per-run logs and the
 # failing test names go to BUILD_DIR/flake-check/.
 set -uo pipefail
 runs="${1:-${FLAKE_RUNS:-50}}"
 build="${2:-build}"
+shift 2 2>/dev/null || shift $#
+jobs="${FLAKE_JOBS:-4}"
 if [ ! -f "${build}/CTestTestfile.cmake" ]; then
   echo "flake-check: ${build} is not a build tree (cmake --preset default)" >&2
   exit 2
@@ -34,8 +38,8 @@ start=$(date +%s)
 for ((i = 1; i <= runs; i++)); do
   log="${logs}/run-${i}.log"
   t0=$(date +%s)
-  if ctest --test-dir "${build}" --schedule-random -j4 --output-on-failure \
-      > "${log}" 2>&1; then
+  if ctest --test-dir "${build}" --schedule-random -j"${jobs}" \
+      --output-on-failure "$@" > "${log}" 2>&1; then
     result=pass
   else
     result=FAIL

@@ -16,6 +16,12 @@
 #                       PATH.deb       a kernel image .deb
 #                       VMLINUZ[:MODULES_DIR]  a kernel image and, optionally,
 #                                      its lib/modules/<release> directory
+#   --runner PATH     the watchdog the suite runs under (default tcpsem_run
+#                     in ../tools next to the suite binary; "none": run the
+#                     binary directly, e.g. a payload without a journal)
+#   --test-timeout SEC  bound on one test inside a guest (default 60): a
+#                     test past it is killed and recorded as hung, and the
+#                     run goes on with the next
 #   --filter PATTERN  gtest filter (--gtest_filter=PATTERN) for every guest
 #   --no-record       do not pass --tcpsem_record (payloads without it)
 #   --modules LIST    extra modules to load in every guest (space-separated)
@@ -51,6 +57,8 @@ SMP=${TCPSEM_VM_SMP:-1}
 MEM=${TCPSEM_VM_MEM:-1024}
 ACCEL=${TCPSEM_VM_ACCEL:-auto}
 FILTER=""
+RUNNER=${TCPSEM_VM_RUNNER:-}
+TEST_TIMEOUT=${TCPSEM_VM_TEST_TIMEOUT:-60}
 RECORD=1
 INSTALL=1
 EXTRA_MODULES=""
@@ -70,6 +78,8 @@ while (($#)); do
     --binary) BINARY=${2:?}; shift 2 ;;
     --kernel) KERNELS+=("${2:?}"); shift 2 ;;
     --filter) FILTER=${2:?}; shift 2 ;;
+    --runner) RUNNER=${2:?}; shift 2 ;;
+    --test-timeout) TEST_TIMEOUT=${2:?}; shift 2 ;;
     --no-record) RECORD=0; shift ;;
     --modules) EXTRA_MODULES=${2:?}; shift 2 ;;
     --timeout) TIMEOUT=${2:?}; shift 2 ;;
@@ -89,6 +99,7 @@ DEFAULT_KERNELS=0
 ((${#KERNELS[@]})) || { KERNELS=(debian-6.1 debian-6.12 host); DEFAULT_KERNELS=1; }
 [[ $TIMEOUT =~ ^[0-9]+$ && $TIMEOUT -ge 30 ]] || die "--timeout must be >= 30 seconds" 64
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "--jobs must be a positive integer" 64
+[[ $TEST_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--test-timeout must be a positive integer" 64
 [[ $SMP =~ ^[1-9][0-9]*$ ]] || die "--smp must be a positive integer" 64
 [[ $MEM =~ ^[1-9][0-9]*$ ]] || die "--mem must be a positive integer (MiB)" 64
 case $ACCEL in auto|kvm|tcg|tcg,*) ;; *) die "--accel must be auto, kvm, tcg or tcg,<options>" 64 ;; esac
@@ -125,6 +136,19 @@ file -L "$BUSYBOX" | grep -q 'statically linked' || die "$BUSYBOX is not the sta
 [[ -e $BINARY ]] || die "suite binary not found: $BINARY (build it: cmake --build <build dir>, or pass --binary)" 64
 BINARY=$(readlink -f "$BINARY")
 file -L "$BINARY" | grep -q 'ELF 64-bit.*x86-64' || die "not an x86-64 ELF executable: $BINARY" 64
+# The watchdog: next to the suite in a build tree (tests/ and tools/) or in
+# an installed lib/tcpsem.
+if [[ -z $RUNNER ]]; then
+  for c in "$(dirname "$BINARY")/../tools/tcpsem_run" "$(dirname "$BINARY")/tcpsem_run"; do
+    [[ -x $c ]] && { RUNNER=$c; break; }
+  done
+  [[ -n $RUNNER ]] || log "warning: no tcpsem_run next to $BINARY: the suite runs without a watchdog (a hung test ends the guest's run)"
+elif [[ $RUNNER == none ]]; then
+  RUNNER=""
+else
+  [[ -x $RUNNER ]] || die "--runner: not an executable: $RUNNER" 64
+fi
+[[ -z $RUNNER ]] || RUNNER=$(readlink -f "$RUNNER")
 
 # The cache holds kernels and images this script boots and files it copies
 # into them as root: trusted only when it is ours and nobody else can write
@@ -159,14 +183,14 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}'; }
 # Cached by the hash of everything that goes in.
 build_base() {
   local libs lib key out root
-  libs=$(ldd "$BINARY" | awk '
+  libs=$( { ldd "$BINARY"; [[ -z $RUNNER ]] || ldd "$RUNNER"; } | sort -u | awk '
     /not found/ {print "MISSING " $1; next}
     $2 == "=>" && $3 ~ /^\// {print $3; next}
     $1 ~ /^\// {print $1}')
   if grep -q '^MISSING' <<<"$libs"; then
     die "ldd $BINARY: $(grep '^MISSING' <<<"$libs" | cut -d' ' -f2 | tr '\n' ' ')not found"
   fi
-  key=$( { sha256sum "$BINARY" "$BUSYBOX" "$HERE/init.sh" "$0" "$REPO"/fixtures/config/profiles/*.conf;
+  key=$( { sha256sum "$BINARY" ${RUNNER:+"$RUNNER"} "$BUSYBOX" "$HERE/init.sh" "$0" "$REPO"/fixtures/config/profiles/*.conf;
            for lib in $libs; do echo "$lib $(sha256sum <"$(readlink -f "$lib")")"; done; } |
          sha256sum | cut -c1-16)
   out=$CACHE/initramfs/base-$key.cpio
@@ -181,6 +205,7 @@ build_base() {
     done
     install -m 0755 "$HERE/init.sh" "$root/init"
     cp "$BINARY" "$root/opt/tcpsem/suite"
+    [[ -n $RUNNER ]] && cp "$RUNNER" "$root/opt/tcpsem/run"
     # The shipped sysctl profiles (init.sh points TCPSEM_PROFILE_DIR here).
     cp -r "$REPO/fixtures/config/profiles" "$root/opt/tcpsem/profiles"
     for lib in $libs; do
@@ -501,7 +526,9 @@ if [[ $ACCEL == auto ]]; then ACCEL=$(probe_kvm); fi
 log "accelerator: $ACCEL"
 
 # --------------------------------------------------------------- run -------
-SUITE_ARGS=("--gtest_output=json:/tmp/gtest.json")
+SUITE_ARGS=()
+# Without the watchdog, gtest's JSON is the result (with it, results.json).
+[[ -n $RUNNER ]] || SUITE_ARGS+=("--gtest_output=json:/tmp/gtest.json")
 ((RECORD)) && SUITE_ARGS+=("--tcpsem_record=/tmp/record.json")
 [[ -n $FILTER ]] && SUITE_ARGS+=("--gtest_filter=$FILTER")
 SUITE_ARGS+=("${SUITE_EXTRA[@]}")
@@ -515,8 +542,10 @@ run_guest() {  # run_guest WORKDIR LABEL
   . "$work/kernel.env"
   local cfg; cfg=$(mktemp -d "$work/.cfg.XXXXXX")
   mkdir -p "$cfg/etc/tcpsem"
-  printf '%s\n' "${SUITE_ARGS[@]}" >"$cfg/etc/tcpsem/args"
+  : >"$cfg/etc/tcpsem/args"
+  ((${#SUITE_ARGS[@]} == 0)) || printf '%s\n' "${SUITE_ARGS[@]}" >"$cfg/etc/tcpsem/args"
   echo "$SUITE_TIMEOUT" >"$cfg/etc/tcpsem/suite_timeout"
+  echo "$TEST_TIMEOUT" >"$cfg/etc/tcpsem/test_timeout"
   (cd "$cfg" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$work/config.cpio"
   rm -rf "$cfg"
   cat "$BASE_CPIO" "$MODS_CPIO" "$work/config.cpio" >"$work/initrd.cpio"
@@ -561,15 +590,15 @@ status=0
   echo
   echo "Suite: \`$BINARY\` ${FILTER:+(filter \`$FILTER\`)}; accelerator $ACCEL, -smp $SMP, -m $MEM."
   echo
-  echo "| kernel | package | verdict | passed | failed | skipped | boot s | suite s | wall s | tracefs | tcp_send_reset reason | modules loaded | note |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| kernel | package | verdict | passed | failed | hung | crashed | not run | skipped | boot s | suite s | wall s | tracefs | tcp_send_reset reason | modules loaded | note |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$REPORT"
 RECORDS=()
 for idx in "${!WORKS[@]}"; do
   work=${WORKS[$idx]} label=${LABELS[$idx]}
   if [[ -f $work/notrun.txt ]]; then
     note=$(tr '|' '/' <"$work/notrun.txt")
-    echo "| $label | | not run | | | | | | | | | | $note |" >>"$REPORT"
+    echo "| $label | | not run | | | | | | | | | | | | | $note |" >>"$REPORT"
     echo "not-run" >"$work/verdict"
     ((REQUIRED[idx])) && ((status == 0)) && status=2
     continue
@@ -582,11 +611,14 @@ def v(x):
     return "" if x is None else str(x)
 reason = {"yes": "yes", "no": "no"}.get(s.get("tcp_send_reset_reason"), "n/a")
 note = (s.get("reason") or "").replace("|", "/")
+if s.get("hung_tests"):
+    note += "; hung: " + ", ".join(s["hung_tests"][:3]) + (" ..." if len(s["hung_tests"]) > 3 else "")
 if s.get("failed_tests"):
     note += ": " + ", ".join(s["failed_tests"][:5]) + (" ..." if len(s["failed_tests"]) > 5 else "")
-print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
     s.get("kernel_release") or sys.argv[2], v(s.get("package")), s["verdict"],
-    v(c.get("passed")), v(c.get("failed")), v(c.get("skipped")),
+    v(c.get("passed")), v(c.get("failed")), v(c.get("hung")), v(c.get("crashed")),
+    v(c.get("not_run")), v(c.get("skipped")),
     v(s.get("boot_s")), v(s.get("suite_s")), v(s.get("wall_s")),
     v(s.get("tracefs")), reason, v(s.get("modules_loaded")) or "-", note))
 EOF
@@ -603,11 +635,22 @@ done
   echo
   if ((${#RECORDS[@]} >= 2)); then
     python3 "$HERE/compare.py" --title "Scenarios that differ between kernels" "${RECORDS[@]}" || true
+    # tcpsem_diff of each record against the first: every changed cell by
+    # pattern, a hung or never-run cell as a change of its own ("run").
+    diff_tool=$(dirname "$BINARY")/../tools/tcpsem_diff
+    if [[ -x $diff_tool ]]; then
+      for rec in "${RECORDS[@]:1}"; do
+        out=$(dirname "$rec")/diff-vs-first.txt
+        "$diff_tool" "${RECORDS[0]}" "$rec" --html="${out%.txt}.html" >"$out" 2>&1 || true
+        echo
+        echo "tcpsem_diff $(basename "$(dirname "${RECORDS[0]}")") -> $(basename "$(dirname "$rec")"): $(grep -m1 -E 'common cells changed|witnesses identical' "$out" || tail -n1 "$out") ($out)"
+      done
+    fi
   elif ((RECORD)); then
     echo "Fewer than two kernels produced a record (${#RECORDS[@]}); no comparison."
   fi
   echo
-  echo "Per-kernel files (console.log, suite.log, gtest.json, record.json, summary.json): $RUN/<n>-<kernel>/"
+  echo "Per-kernel files (console.log, suite.log, results.json, journal.jsonl, record.json, summary.json): $RUN/<n>-<kernel>/"
 } >>"$REPORT"
 cat "$REPORT"
 exit "$status"

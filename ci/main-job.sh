@@ -9,7 +9,11 @@ cd "$(dirname "$0")/.."
 ci/install-deps.sh
 ci/build.sh
 mkdir -p records
-exec "${TCPSEM_BUILD_DIR:-build}/tests/tcpsem_matrix" \
+# Under the watchdog (tools/tcpsem_run): a hung test is killed and recorded
+# as hung, and the run goes on; every result in records/<release>.run/.
+build="${TCPSEM_BUILD_DIR:-build}"
+exec "$build/tools/tcpsem_run" --tcpsem_run_dir="records/$(uname -r).run" \
+  "$build/tests/tcpsem_matrix" \
   --gtest_filter='Rfc2525/*' --gtest_brief=1 \
   --tcpsem_table --tcpsem_record="records/$(uname -r).json" \
   --tcpsem_html="records/$(uname -r).html" "$@"

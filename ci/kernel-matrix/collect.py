@@ -33,7 +33,8 @@ import sys
 
 BEGIN = re.compile(r"^TCPSEM-FRAME-BEGIN (\S+) (\d+) ([0-9a-f]{64})( gzip)?$")
 ALLOWED_NAMES = {"meta.txt", "suite.log", "gtest.json", "record.json",
-                 "modules.log"}
+                 "modules.log", "results.json", "journal.jsonl", "tests.txt"}
+UNFINISHED = ("hung", "crashed", "not_run")
 
 
 def parse_frames(raw):
@@ -117,6 +118,86 @@ def gtest_counts(data):
     return counts, failed_names
 
 
+def empty_counts():
+    return {"tests": 0, "passed": 0, "failed": 0, "skipped": 0,
+            "hung": 0, "crashed": 0, "not_run": 0}
+
+
+def results_counts(data):
+    """Counts and names from the watchdog's results.json (tools/tcpsem_run)."""
+    doc = json.loads(data.decode("utf-8"))
+    counts = empty_counts()
+    failed, hung = [], []
+    for test in doc.get("tests", []):
+        result = test.get("result", "")
+        counts["tests"] += 1
+        if result in counts:
+            counts[result] += 1
+        if result in ("failed", "crashed"):
+            failed.append(test.get("name", "?"))
+        elif result == "hung":
+            hung.append(test.get("name", "?"))
+    return counts, failed, hung
+
+
+def journal_counts(journal, tests_txt):
+    """Counts from the journal when the watchdog itself did not finish: the
+    finished tests, the one that was running (hung), and the rest of
+    tests.txt (not run)."""
+    counts = empty_counts()
+    finished, running, cells, context = {}, None, [], None
+    for line in journal.decode("utf-8", "replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        kind = event.get("event")
+        if kind == "program_start":
+            running = None
+            if context is None:
+                context = event.get("record")
+        elif kind == "start":
+            running = event.get("test")
+        elif kind == "end":
+            name = event.get("test")
+            finished.setdefault(name, event.get("result", "failed"))
+            cells.extend((event.get("record") or {}).get("cells", []))
+            if running == name:
+                running = None
+    listed = [t for t in tests_txt.decode("utf-8", "replace").splitlines()
+              if t.strip()]
+    failed, hung = [], []
+    for name in listed or list(finished):
+        counts["tests"] += 1
+        result = finished.get(name)
+        if result is None:
+            result = "hung" if name == running else "not_run"
+        counts[result if result in counts else "failed"] += 1
+        if result == "failed":
+            failed.append(name)
+        elif result == "hung":
+            hung.append(name)
+    record = None
+    if context is not None:
+        record = dict(context)
+        record["cells"] = cells
+    return counts, failed, hung, record
+
+
+def console_counts(text):
+    """What the console's mirror of the suite output says finished (the guest
+    never reported: the tests it did not reach are unknown)."""
+    counts = empty_counts()
+    failed = []
+    for m in re.finditer(r"\[ +(OK|FAILED|SKIPPED) +\] (\S+) \(", text):
+        counts["tests"] += 1
+        kind = {"OK": "passed", "FAILED": "failed", "SKIPPED": "skipped"}
+        counts[kind[m.group(1)]] += 1
+        if m.group(1) == "FAILED":
+            failed.append(m.group(2))
+    return counts, failed
+
+
 def last_started_test(text):
     """The gtest test that was running when the output stops, or None."""
     running = None
@@ -129,6 +210,14 @@ def last_started_test(text):
         if m and m.group(2) == running:
             running = None
     return running
+
+
+def describe(counts):
+    if not counts:
+        return "no results"
+    parts = ["%d %s" % (counts[k], k.replace("_", " "))
+             for k in ("failed", "hung", "crashed", "not_run") if counts.get(k)]
+    return ", ".join(parts) if parts else "%d passed" % counts["passed"]
 
 
 def to_float(value):
@@ -188,6 +277,17 @@ def judge(args):
     if not done or "meta.txt" not in files:
         stuck = last_started_test(console)
         where = "; last test started: %s" % stuck if stuck else ""
+        # What finished, as far as the console shows it.
+        counts, failed_names = console_counts(console)
+        if counts["tests"]:
+            if stuck:
+                counts["hung"] += 1
+                counts["tests"] += 1
+                summary["hung_tests"] = [stuck]
+            counts["not_run"] = None  # unknown: the list never came back
+            summary["counts"] = counts
+            summary["failed_tests"] = failed_names
+            summary["counts_source"] = "console"
         if panic:
             verdict("panicked", panic.group(0).strip() + where)
         elif args.timed_out:
@@ -202,12 +302,48 @@ def judge(args):
         verdict("not-run", "kernel lacks: " + meta.get("missing", "?"))
     elif errors:
         verdict("failed", "result channel corrupt: " + "; ".join(errors))
-    elif status == "suite-timeout":
+    elif status == "suite-timeout" and "journal.jsonl" not in files:
         stuck = last_started_test(files.get("suite.log", b"").decode(
             "utf-8", "replace"))
         verdict("hung", "suite did not finish within %ss inside the guest%s"
                 % (meta.get("suite_timeout", "?"),
                    "; last test started: %s" % stuck if stuck else ""))
+    elif "results.json" in files or "journal.jsonl" in files:
+        try:
+            if "results.json" in files:
+                counts, failed_names, hung_names = results_counts(
+                    files["results.json"])
+                summary["counts_source"] = "results.json"
+            else:
+                counts, failed_names, hung_names, record = journal_counts(
+                    files["journal.jsonl"], files.get("tests.txt", b""))
+                summary["counts_source"] = "journal.jsonl"
+                if record is not None and "record.json" not in files:
+                    with open(os.path.join(args.outdir, "record.json"),
+                              "w") as f:
+                        json.dump(record, f, indent=1)
+                        f.write("\n")
+            summary["counts"] = counts
+            summary["failed_tests"] = failed_names
+            summary["hung_tests"] = hung_names
+        except (ValueError, KeyError) as e:
+            counts = None
+            verdict("failed", "unreadable results: %s" % e)
+        rc = meta.get("suite_rc")
+        if summary["verdict"]:
+            pass
+        elif status == "suite-timeout":
+            verdict("failed", "the watchdog did not finish within %ss; "
+                    "%s" % (meta.get("suite_timeout", "?"),
+                            describe(counts)))
+        elif counts["tests"] == 0:
+            verdict("failed", "the suite ran no test (exit %s)" % rc)
+        elif any(counts[k] for k in ("failed",) + UNFINISHED):
+            verdict("failed", describe(counts))
+        elif rc != "0":
+            verdict("failed", "suite exited %s" % rc)
+        else:
+            verdict("passed", "")
     else:
         if "gtest.json" in files:
             try:

@@ -35,6 +35,7 @@ import json
 import sys
 
 NO_CELL = "(no cell)"
+UNFINISHED = ("hung", "crashed", "not_run")
 ABSENT = "(absent)"
 
 
@@ -72,6 +73,11 @@ def load(arg):
                                % (path, i, cell["name"], witness))
         if cell["name"] in cells:
             raise BadInput("%s: cell %s appears twice" % (path, cell["name"]))
+        # A cell whose test hung, crashed or never ran (tools/tcpsem_run) has
+        # no witnesses; its "run" witness makes it a difference of its own.
+        verdict = cell.get("verdict")
+        witnesses = dict(witnesses,
+                         run=verdict if verdict in UNFINISHED else "finished")
         cells[cell["name"]] = witnesses
     return label, cells
 

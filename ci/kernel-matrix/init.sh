@@ -52,6 +52,11 @@ finish() {  # send everything there is, then power off
   send_file suite.log /tmp/suite.log
   send_file gtest.json /tmp/gtest.json
   send_file record.json /tmp/record.json
+  # The watchdog's files (tools/tcpsem_run): every test's result, the
+  # journal of what finished, and the list of what was to run.
+  send_file results.json /tmp/run/results.json
+  send_file journal.jsonl /tmp/run/journal.jsonl
+  send_file tests.txt /tmp/run/tests.txt
   send_file modules.log /tmp/modules.log
   # Closing the tty waits until its output has drained.
   echo "TCPSEM-DONE" > "$RESULTS"
@@ -128,10 +133,23 @@ meta suite_start_uptime "$(cut -d' ' -f1 /proc/uptime)"
 echo "tcpsem-init: running /opt/tcpsem/suite $*"
 cd /tmp || exit 1
 export TCPSEM_PROFILE_DIR=/opt/tcpsem/profiles
-if [ "$SUITE_TIMEOUT" -gt 0 ]; then
-  set -- timeout -s KILL "$SUITE_TIMEOUT" /opt/tcpsem/suite "$@"
+# The suite runs under its watchdog (tools/tcpsem_run): a test past its
+# bound is killed and recorded as hung, and the run goes on with the next;
+# the watchdog's own deadline ends the run in time to send what finished.
+# The outer timeout is a last resort should the watchdog itself be stuck.
+TEST_TIMEOUT=$(cat /etc/tcpsem/test_timeout 2>/dev/null || echo 60)
+if [ -x /opt/tcpsem/run ]; then
+  deadline=""
+  # 10 s before the suite's bound: time to write results.json and the record.
+  [ "$SUITE_TIMEOUT" -gt 20 ] && deadline="--tcpsem_run_deadline=$((SUITE_TIMEOUT - 10))"
+  set -- /opt/tcpsem/run --tcpsem_run_dir=/tmp/run \
+    "--tcpsem_run_test_timeout=$TEST_TIMEOUT" ${deadline:+"$deadline"} \
+    /opt/tcpsem/suite "$@"
 else
   set -- /opt/tcpsem/suite "$@"
+fi
+if [ "$SUITE_TIMEOUT" -gt 0 ]; then
+  set -- timeout -s KILL "$SUITE_TIMEOUT" "$@"
 fi
 : > /tmp/suite.log
 ( "$@" > /tmp/suite.log 2>&1; echo $? > /tmp/suite.rc ) &

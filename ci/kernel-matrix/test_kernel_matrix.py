@@ -305,6 +305,54 @@ class CollectTest(Tmp):
         self.assertEqual(s["verdict"], "hung")
         self.assertIn("A.slow", s["reason"])
 
+    def test_watchdog_results_count_hung_and_not_run_as_failed(self):
+        results = json.dumps({"tests": [
+            {"name": "A.ok", "result": "passed"},
+            {"name": "A.hang", "result": "hung"},
+            {"name": "A.late", "result": "not_run"},
+            {"name": "A.skip", "result": "skipped"}]}).encode()
+        raw = (frame("meta.txt", META.replace(b"suite_rc=0", b"suite_rc=1"))
+               + frame("results.json", results) + "TCPSEM-DONE\n")
+        s, _ = self.judge(raw.encode())
+        self.assertEqual(s["verdict"], "failed")
+        self.assertEqual(s["counts"]["passed"], 1)
+        self.assertEqual(s["counts"]["hung"], 1)
+        self.assertEqual(s["counts"]["not_run"], 1)
+        self.assertEqual(s["hung_tests"], ["A.hang"])
+        self.assertIn("1 hung, 1 not run", s["reason"])
+
+    def test_journal_alone_gives_counts_and_the_partial_record(self):
+        meta = META.replace(b"status=ran", b"status=suite-timeout")
+        context = {"schema": "tcpsem-record/1", "kernel": {"release": "k"},
+                   "cells": []}
+        journal = "\n".join(json.dumps(e) for e in [
+            {"event": "program_start", "record": context},
+            {"event": "start", "test": "A.ok"},
+            {"event": "end", "test": "A.ok", "result": "passed",
+             "record": {"cells": [{"name": "V4_x", "witnesses": {}}]}},
+            {"event": "start", "test": "A.hang"}]).encode() + b"\n"
+        raw = (frame("meta.txt", meta) + frame("journal.jsonl", journal)
+               + frame("tests.txt", b"A.ok\nA.hang\nA.late\n")
+               + "TCPSEM-DONE\n")
+        s, out = self.judge(raw.encode())
+        self.assertEqual(s["verdict"], "failed")
+        self.assertEqual((s["counts"]["passed"], s["counts"]["hung"],
+                          s["counts"]["not_run"]), (1, 1, 1))
+        with open(os.path.join(out, "record.json")) as f:
+            self.assertEqual([c["name"] for c in json.load(f)["cells"]],
+                             ["V4_x"])
+
+
+class UnfinishedCellTest(Tmp):
+    def test_hung_cell_is_a_difference(self):
+        a = record("a", {"V4_x": {"wire.close": "RST"}})
+        b = record("b", {"V4_x": {}})
+        b["cells"][0]["verdict"] = "hung"
+        _, rows, _ = compare.compare([compare.load(self.write(
+            "a.json", json.dumps(a))), compare.load(self.write(
+                "b.json", json.dumps(b)))])
+        self.assertIn(("V4_x", "run", ["finished", "hung"]), rows)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=1)

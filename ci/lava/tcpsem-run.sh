@@ -6,7 +6,10 @@
 set -eu
 tap="${TCPSEM_TAP_FILE:-/tmp/tcpsem.tap}"
 status=0
-tcpsem --tcpsem_tap="$tap" --gtest_brief=1 "$@" >/tmp/tcpsem.log 2>&1 || status=$?
+# tcpsem runs the suite under its watchdog: a hung test is killed, reported
+# "not ok" with why, and the run goes on; every result is in the run dir.
+tcpsem --tcpsem_tap="$tap" --tcpsem_run_dir="${TCPSEM_RUN_DIR:-/tmp/tcpsem-run}" \
+  --gtest_brief=1 "$@" >/tmp/tcpsem.log 2>&1 || status=$?
 # "ok 12 Rfc2525/...V4_Unread1_..." / "not ok 3 name" / "... # SKIP reason"
 sed -n -E 's/^(not ok|ok) [0-9]+ ([^#]*[^ #])( # SKIP.*)?$/\1|\2|\3/p' "$tap" |
 while IFS='|' read -r verdict name skip; do

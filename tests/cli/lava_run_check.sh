@@ -3,13 +3,14 @@
 # LAVA's lava-test-case that logs its arguments: one case per TAP line, with
 # pass/skip/fail taken from the TAP verdict.
 set -eu
-matrix="$1"; repo="$2"
+matrix="$1"; repo="$2"; runner="$3"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 mkdir "$work/bin"
 printf '#!/bin/sh\necho "$@" >> %s/cases\n' "$work" > "$work/bin/lava-test-case"
-printf '#!/bin/sh\nexec %s "$@"\n' "$matrix" > "$work/bin/tcpsem"
+# As installed (packaging/tcpsem.in): the suite under its watchdog.
+printf '#!/bin/sh\nexec %s %s "$@"\n' "$runner" "$matrix" > "$work/bin/tcpsem"
 chmod +x "$work/bin/"*
-PATH="$work/bin:$PATH" TCPSEM_TAP_FILE="$work/t.tap" \
+PATH="$work/bin:$PATH" TCPSEM_TAP_FILE="$work/t.tap" TCPSEM_RUN_DIR="$work/run" \
   "$repo/ci/lava/tcpsem-run.sh" --gtest_filter='Rfc2525/*/V4_Unread1_LingerOff_*'
 cases=$(grep -c -- '--result pass' "$work/cases" || true)
 total=$(grep -c '' "$work/cases")

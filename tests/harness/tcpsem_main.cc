@@ -19,7 +19,8 @@
 #include "fixtures/config/run_profile.h"
 #include "fixtures/config/suite_flags.h"
 #include "fixtures/gtest/leak_check_listener.h"  // TAP/leak-check listeners
-#include "fixtures/gtest/tap_listener.h"         // TAP/leak-check listeners
+#include "fixtures/gtest/progress_journal.h"
+#include "fixtures/gtest/tap_listener.h"  // TAP/leak-check listeners
 #include "fixtures/isolation/netns.h"
 #include "fixtures/isolation/rootless.h"
 #include "fixtures/reports/html_report.h"
@@ -188,6 +189,18 @@ int main(int argc, char** argv) {
   }
   auto* listener = new tcpsem::RecordListener(tcpsem::ContextAsTestsSeeIt());
   ::testing::UnitTest::GetInstance()->listeners().Append(listener);
+  // Before the leak checker, so that its failures are in the journal too.
+  if (const std::string journal = tcpsem::JournalDestination();
+      !journal.empty()) {
+    absl::StatusOr<tcpsem::ProgressJournalListener*> created =
+        tcpsem::ProgressJournalListener::Create(journal, listener->context());
+    if (!created.ok()) {
+      std::cerr << "tcpsem: --tcpsem_journal: " << created.status().message()
+                << "\n";
+      return 2;
+    }
+    ::testing::UnitTest::GetInstance()->listeners().Append(*created);
+  }
   // --- BEGIN TAP / leak-check listeners (fixtures/gtest/tap_listener.h,
   // fixtures/gtest/leak_check_listener.h). The leak checker must be appended
   // last: gtest sends OnTestEnd in reverse order, so its failures reach

@@ -46,6 +46,7 @@
 #include "absl/time/clock.h"
 #include "fixtures/base/errno_status.h"
 #include "fixtures/base/kernel_version.h"
+#include "fixtures/base/realtime_section.h"
 #include "fixtures/base/text_file.h"
 #include "fixtures/base/wait_until.h"
 #include "fixtures/config/sysctl_profile.h"
@@ -333,6 +334,11 @@ class CloserUnsentDataTest : public TeardownTest,
         return s;
       }
     }
+    // From the send of the held data to the orphan's listing the thread
+    // runs under SCHED_FIFO: pinned test processes sharing its CPU would
+    // otherwise delay it past the peer's 40 ms delayed ACK.
+    std::optional<RealtimeSection> realtime;
+    if (c.held == Held::kInFlightAndCwnd) realtime.emplace();
     if (absl::Status s = WriteHeldData(c, a); !s.ok()) return s;
     if (absl::Status s = wire.Sync(Phase::kSetup, kDeadline); !s.ok()) {
       return s;
@@ -364,6 +370,7 @@ class CloserUnsentDataTest : public TeardownTest,
     absl::StatusOr<std::vector<DiagSocket>> left =
         ListTcpSocketsOnPort(pair.closer_port);
     a.listed_at_ns = absl::ToUnixNanos(absl::Now());
+    realtime.reset();
     if (!left.ok()) return left.status();
     if (std::optional<DiagSocket> closer =
             FindSocket(*left, pair.closer_port, pair.peer_port)) {

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Checks tools/tcpsem_run against a stand-in suite whose tests pass, fail,
+# skip, hang and crash: the hung test is killed at its bound and recorded as
+# hung with where its threads were, the crashed one as crashed, and the run
+# goes on with the tests after each; the exit status says the run failed.
+set -eu
+run="$1"; suite="$2"; scratch="$3"
+mkdir -p "$scratch"
+dir=$(mktemp -d "$scratch/watchdog.XXXXXX"); trap 'rm -rf "$dir"' EXIT
+rc=0
+TCPSEM_FAKE_MISBEHAVE=1 "$run" --tcpsem_run_dir="$dir/run" \
+  --tcpsem_run_test_timeout=2 "$suite" --tcpsem_tap="$dir/t.tap" \
+  >"$dir/out" 2>&1 || rc=$?
+cat "$dir/out"
+fail() { echo "watchdog_check: $*" >&2; exit 1; }
+[ "$rc" -eq 1 ] || fail "exit status $rc, expected 1"
+r="$dir/run/results.json"
+result() {  # result NAME -> its result in results.json
+  python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+print([t["result"] for t in d["tests"] if t["name"]==sys.argv[2]][0])' "$r" "$1"
+}
+[ "$(result Fake.Passes)" = passed ] || fail "Fake.Passes: $(result Fake.Passes)"
+[ "$(result Fake.Fails)" = failed ] || fail "Fake.Fails: $(result Fake.Fails)"
+[ "$(result Fake.Skips)" = skipped ] || fail "Fake.Skips: $(result Fake.Skips)"
+[ "$(result Fake.Hangs)" = hung ] || fail "Fake.Hangs: $(result Fake.Hangs)"
+[ "$(result Fake.PassesAfterTheHang)" = passed ] || fail "after the hang: $(result Fake.PassesAfterTheHang)"
+[ "$(result Fake.Crashes)" = crashed ] || fail "Fake.Crashes: $(result Fake.Crashes)"
+[ "$(result Fake.PassesAfterTheCrash)" = passed ] || fail "after the crash: $(result Fake.PassesAfterTheCrash)"
+grep -q 'HUNG Fake.Hangs' "$dir/out" || fail "no HUNG line"
+grep -q 'in pause' "$dir/run/results.json" || grep -q 'wchan' "$dir/run/results.json" ||
+  fail "the hung test's reason does not say where its thread was"
+grep -q '^not ok [0-9]* Fake.Hangs$' "$dir/t.tap" || fail "TAP lacks the hung test"
+grep -q '^1\.\.7$' "$dir/t.tap" || fail "TAP plan is not 1..7"
+echo "watchdog_check: ok"

@@ -1,0 +1,49 @@
+// A stand-in suite for tools/tcpsem_run's check (watchdog_check.sh): tests
+// that pass, fail, skip, hang and crash on demand, with the progress journal
+// of the real suite. Hanging and crashing only happen with
+// TCPSEM_FAKE_MISBEHAVE=1 in the environment, so that running the binary by
+// hand (or ctest discovering it) never hangs.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "absl/flags/parse.h"
+#include "fixtures/gtest/progress_journal.h"
+#include "gtest/gtest.h"
+
+namespace {
+
+bool Misbehave() {
+  const char* env = std::getenv("TCPSEM_FAKE_MISBEHAVE");
+  return env != nullptr && std::string(env) == "1";
+}
+
+TEST(Fake, Passes) { EXPECT_EQ(1 + 1, 2); }
+TEST(Fake, Fails) { EXPECT_EQ(1 + 1, 3) << "fails on purpose"; }
+TEST(Fake, Skips) { GTEST_SKIP() << "skips on purpose"; }
+TEST(Fake, Hangs) {
+  if (!Misbehave()) GTEST_SKIP() << "hangs only with TCPSEM_FAKE_MISBEHAVE=1";
+  while (true) ::pause();  // blocked for good: the watchdog's case
+}
+TEST(Fake, PassesAfterTheHang) { EXPECT_TRUE(true); }
+TEST(Fake, Crashes) {
+  if (!Misbehave()) GTEST_SKIP() << "crashes only with TCPSEM_FAKE_MISBEHAVE=1";
+  std::abort();
+}
+TEST(Fake, PassesAfterTheCrash) { EXPECT_TRUE(true); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  absl::ParseCommandLine(argc, argv);
+  if (const std::string journal = tcpsem::JournalDestination();
+      !journal.empty()) {
+    absl::StatusOr<tcpsem::ProgressJournalListener*> listener =
+        tcpsem::ProgressJournalListener::Create(journal, tcpsem::RunContext{});
+    if (!listener.ok()) return 2;
+    ::testing::UnitTest::GetInstance()->listeners().Append(*listener);
+  }
+  return RUN_ALL_TESTS();
+}
