@@ -10,9 +10,11 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "fixtures/base/errno_status.h"
 #include "fixtures/base/kernel_version.h"
+#include "fixtures/base/wait_until.h"
 #include "fixtures/config/run_profile.h"
 #include "fixtures/config/suite_flags.h"
 #include "fixtures/reports/failure_report.h"
@@ -20,7 +22,12 @@
 #include "fixtures/reports/run_log.h"
 #include "fixtures/rules/rule_table.h"
 #include "fixtures/staging/stage.h"
+#include "fixtures/staging/stage_liveness.h"
+#include "fixtures/witnesses/liveness.h"
 #include "fixtures/witnesses/pcap_file.h"
+#include "fixtures/witnesses/sock_diag.h"
+#include "fixtures/witnesses/witness_seams.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 
@@ -32,6 +39,16 @@ void TeardownTest::SetUp() {
                  << netns.status().message();
   }
   netns_.emplace(*std::move(netns));
+  RecordDeclaredWitnesses();
+  // The counters witness starts from this namespace's own zero.
+  absl::StatusOr<MibSnapshot> counters = ReadTcpMib();
+  if (!counters.ok()) {
+    Distrust(absl::FailedPreconditionError(
+        absl::StrCat("counters: ", counters.status().ToString())));
+  } else {
+    counters_at_entry_ = *std::move(counters);
+    Distrust(CountersAtNamespaceZero(counters_at_entry_));
+  }
   absl::StatusOr<Profile> profile = ApplyRunProfile(*netns_);
   if (!profile.ok()) {
     FAIL() << "the sysctl profile " << RunProfileSummary()
@@ -86,28 +103,60 @@ void TeardownTest::OpenConnection(Family family, Connection& out,
   out.pair = *std::move(pair);
   listener->fd.reset();
   if (out.resets != nullptr) out.resets->set_peer_port(out.pair.peer_port);
+  out.peer = std::make_shared<PeerApi>(out.pair.peer.get(), absl::Seconds(3));
+  peers_.push_back(out.peer);
+  CheckSetupLiveness(out);
 }
 
-void TeardownTest::WatchPort(uint16_t port, Connection& out) {
-  if (pin_ == nullptr) {
-    // The wire witness's Sync() needs the thread on one CPU (cpu_pin.h).
-    absl::StatusOr<std::unique_ptr<CpuPin>> pin = CpuPin::ToCurrentCpu();
-    ASSERT_TRUE(pin.ok()) << pin.status();
-    pin_ = *std::move(pin);
+void TeardownTest::WitnessNotTrusted(const absl::Status& why) {
+  ADD_FAILURE() << "witness not trusted: " << why.message()
+                << "
+(the test's \"nothing happened\" expectations on it "
+                   "would pass blind; fixtures/witnesses/liveness.h)";
+}
+
+void TeardownTest::Distrust(const absl::Status& why) {
+  if (why.ok()) return;
+  // One report per witness: the name before the first ':'.
+  const std::string witness(why.message().substr(0, why.message().find(':')));
+  if (distrusted_.insert(witness).second) WitnessNotTrusted(why);
+}
+
+void TeardownTest::RecordDeclaredWitnesses() {
+  const std::string suite =
+      ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name();
+  const WitnessUses* uses = DeclaredWitnesses(suite);
+  if (uses == nullptr) {
+    ADD_FAILURE() << "suite " << suite << " declares no witnesses: add "
+                  << "TCPSEM_DECLARE_WITNESSES (tests/harness/"
+                     "witness_registry.h)";
+    return;
   }
-  absl::StatusOr<std::unique_ptr<WireCapture>> wire = WireCapture::Start(port);
-  if (absl::IsPermissionDenied(wire.status())) {
-    GTEST_SKIP() << wire.status().message();
+  for (const std::string& problem : DeclarationProblems(*uses)) {
+    ADD_FAILURE() << "suite " << suite << " witness declaration: " << problem;
   }
-  ASSERT_TRUE(wire.ok()) << wire.status();
-  out.wire = *std::move(wire);
-  reported_wire_ = out.wire;
-  absl::StatusOr<std::unique_ptr<ResetReasonWatch>> resets = WatchResets(port);
-  if (resets.ok()) {
-    out.resets = *std::move(resets);
-  } else {
-    RecordProperty("reset_reasons",
-                   absl::StrCat("unavailable: ", resets.status().message()));
+  for (const auto& [witness, use] : *uses) {
+    RecordProperty(absl::StrCat("witness.", WitnessName(witness)), use);
+  }
+}
+
+void TeardownTest::CheckSetupLiveness(const Connection& c) {
+  for (const absl::Status& why : SetupLiveness(c.pair, c.wire.get(),
+                                               counters_at_entry_,
+                                               c.resets.get())) {
+    Distrust(why);
+  }
+}
+
+void TeardownTest::CheckFinalLiveness() {
+  for (const Watched& w : watched_) {
+    for (const absl::Status& why :
+         FinalLiveness(*w.wire, w.resets.get(), nullptr)) {
+      Distrust(why);
+    }
+  }
+  for (const std::shared_ptr<PeerApi>& peer : peers_) {
+    Distrust(PeerResultsRecorded(*peer));
   }
 }
 
@@ -130,6 +179,31 @@ std::optional<std::vector<ResetEvent>> TeardownTest::PinnedResets(
   return *std::move(events);
 }
 
+std::string TeardownTest::CloserStateOnceAcked(const Connection& c) {
+  std::string state;
+  absl::Status settled = WaitUntil(
+      [&]() -> absl::StatusOr<bool> {
+        absl::StatusOr<std::optional<DiagSocket>> closer =
+            FindTcpSocket(c.pair.closer_port, c.pair.peer_port);
+        if (!closer.ok()) return closer.status();
+        state = StateOrGone(*closer);
+        return state != "FIN_WAIT1" && state != "LAST_ACK" &&
+               state != "CLOSING";
+      },
+      absl::Seconds(3), "the closer's FIN to be acknowledged");
+  if (!settled.ok() && !absl::IsDeadlineExceeded(settled)) {
+    ADD_FAILURE() << "sock_diag: " << settled;
+  }
+  return state;
+}
+
+std::string TeardownTest::ResetReasons(const std::vector<ResetEvent>& events) {
+  return absl::StrJoin(events, ",",
+                       [](std::string* out, const ResetEvent& e) {
+                         out->append(e.reason);
+                       });
+}
+
 std::string TeardownTest::FailureArtifactPath() {
   const ::testing::TestInfo* test =
       ::testing::UnitTest::GetInstance()->current_test_info();
@@ -140,6 +214,7 @@ std::string TeardownTest::FailureArtifactPath() {
 
 void TeardownTest::TearDown() {
   absl::Cleanup unpin = [this] { pin_.reset(); };
+  CheckFinalLiveness();
   if (!HasFailure() || reported_wire_ == nullptr) return;
   // Whatever is still queued in the capture belongs to the story too.
   if (absl::Status drained = reported_wire_->Drain(Phase::kAfter);
@@ -149,14 +224,22 @@ void TeardownTest::TearDown() {
   std::cout << "profile:  " << RunProfileSummary() << "\n"
             << "the connection as captured (peer left, closing side right):\n"
             << RenderLadder(reported_wire_->segments());
-  ::mkdir(ArtifactsDir().c_str(), 0755);  // may exist; write reports errors
-  const std::string path = FailureArtifactPath();
-  if (absl::Status saved = WritePcapFile(reported_wire_->frames(), path);
-      saved.ok()) {
-    std::cout << "capture saved: " << path << "\n";
+  if (absl::StatusOr<std::string> path = SaveCapture(reported_wire_->frames());
+      path.ok()) {
+    std::cout << "capture saved: " << *path << "\n";
   } else {
-    std::cout << "could not save the capture: " << saved << "\n";
+    std::cout << "could not save the capture: " << path.status() << "\n";
   }
+}
+
+absl::StatusOr<std::string> TeardownTest::SaveCapture(
+    const std::vector<Frame>& frames) {
+  ::mkdir(ArtifactsDir().c_str(), 0755);  // may exist; write reports errors
+  std::string path = FailureArtifactPath();
+  if (absl::Status saved = WritePcapFile(frames, path); !saved.ok()) {
+    return saved;
+  }
+  return path;
 }
 
 std::optional<CellResult> TeardownTest::StageAndJudge(
@@ -185,14 +268,16 @@ std::optional<CellResult> TeardownTest::StageAndJudge(
                   << result.status();
     return std::nullopt;
   }
+  for (const std::string& why : result->observation.untrusted) {
+    Distrust(absl::FailedPreconditionError(why));
+  }
   if (!result->mismatches.empty() && expect_agreement) {
-    ::mkdir(ArtifactsDir().c_str(), 0755);  // may exist; write reports errors
-    const std::string path = FailureArtifactPath();
-    if (absl::Status saved = WritePcapFile(result->observation.frames, path);
-        saved.ok()) {
-      result->pcap_path = path;
+    if (absl::StatusOr<std::string> path =
+            SaveCapture(result->observation.frames);
+        path.ok()) {
+      result->pcap_path = *path;
     } else {
-      ADD_FAILURE() << "could not save the capture: " << saved;
+      ADD_FAILURE() << "could not save the capture: " << path.status();
     }
     ADD_FAILURE() << "the kernel disagrees with the rule table\n"
                   << "profile:  " << RunProfileSummary() << "\n"
@@ -203,8 +288,10 @@ std::optional<CellResult> TeardownTest::StageAndJudge(
                    "unavailable: " + result->observation.resets_unavailable);
   }
   // The record is the kernel's behaviour: cells staged with an injected
-  // fault are not part of it.
-  if (effective.fault == Fault::kNone) RunLog::Get().Add(*result);
+  // fault, or seen by a witness that is not trusted, are not part of it.
+  if (effective.fault == Fault::kNone && result->observation.untrusted.empty()) {
+    RunLog::Get().Add(*result);
+  }
   return *std::move(result);
 }
 

@@ -45,6 +45,7 @@
 #include "fixtures/witnesses/wire_capture.h"
 #include "gtest/gtest.h"
 #include "tests/harness/teardown_test.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
@@ -82,6 +83,13 @@ void PrintTo(const Case& c, std::ostream* os) {
 
 class DataAfterCloseTest : public TeardownTest,
                            public ::testing::WithParamInterface<Case> {};
+TCPSEM_DECLARE_WITNESSES(DataAfterCloseTest,
+                         {{Witness::kWire, kAsked},
+                          {Witness::kPeerApi, kAsked},
+                          {Witness::kCounters, kAsked},
+                          {Witness::kSockDiag, kAsked},
+                          {Witness::kResetReason, kAsked}});
+
 
 TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   const Case c = GetParam();

@@ -17,6 +17,7 @@
 #include "fixtures/witnesses/wire_capture.h"
 #include "gtest/gtest.h"
 #include "tests/harness/teardown_test.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
@@ -27,6 +28,13 @@ constexpr int kBytes = 10;
 
 class ListenerCloseTest : public TeardownTest,
                           public ::testing::WithParamInterface<Family> {};
+TCPSEM_DECLARE_WITNESSES(ListenerCloseTest,
+                         {{Witness::kWire, kAsked},
+                          {Witness::kPeerApi, kAsked},
+                          {Witness::kCounters, kAsked},
+                          {Witness::kSockDiag, kAsked},
+                          {Witness::kResetReason, kAsked}});
+
 
 TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
   RequireFamily(GetParam());

@@ -24,10 +24,13 @@
 #include "fixtures/base/wait_until.h"
 #include "fixtures/rules/scenario_rules.h"
 #include "fixtures/staging/socket_pair.h"
+#include "fixtures/witnesses/mib_counters.h"
 #include "fixtures/witnesses/poll_view.h"
 #include "fixtures/witnesses/wire_capture.h"
 #include "gtest/gtest.h"
+#include "tests/harness/expect_witness.h"
 #include "tests/harness/teardown_test.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
@@ -78,6 +81,13 @@ std::string RecvOnce(int fd) {
 
 class PeerViewTest : public TeardownTest,
                      public ::testing::WithParamInterface<Case> {};
+TCPSEM_DECLARE_WITNESSES(PeerViewTest,
+                         {{Witness::kWire, kAsked},
+                          {Witness::kPeerApi, kAsked},
+                          {Witness::kCounters, kAsked},
+                          {Witness::kSockDiag, kAsked},
+                          {Witness::kResetReason, kAsked}});
+
 
 TEST_P(PeerViewTest, WhatThePeerIsTold) {
   const Case c = GetParam();
@@ -102,6 +112,8 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
     ASSERT_TRUE(queued.ok()) << queued;
   }
   ASSERT_TRUE(wire.Sync(Phase::kSetup, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> before = ReadTcpMib();
+  ASSERT_TRUE(before.ok()) << before.status();
   ::close(connection.pair.closer.release());
   absl::StatusOr<bool> ended =
       closer_sent(Phase::kClose, c.ending == Ending::kRst ? TH_RST : TH_FIN);
@@ -114,6 +126,10 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
   }
   // The peer's TCP has processed everything the closer sent.
   ASSERT_TRUE(wire.Sync(Phase::kAfter, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> after = ReadTcpMib();
+  ASSERT_TRUE(after.ok()) << after.status();
+  MibDelta moved = Subtract(*after, *before);
+  const std::string closer_state = CloserStateOnceAcked(connection);
 
   absl::StatusOr<std::string> polled = PollEvents(peer);
   absl::StatusOr<std::string> epolled = EpollEvents(peer);
@@ -135,6 +151,28 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
       << Cite("peer-view.readiness") << "\n"
       << Cite(c.ending == Ending::kFinThenRst ? "peer-view.eof-after-fin"
                                               : "peer-view.error-read-once");
+  // The other witnesses of the same ending: the RST of close() with unread
+  // data, the FIN of a clean close, the RST for data after a FIN.
+  const std::string rule =
+      Cite(c.ending == Ending::kRst   ? "unread.sequence-space"
+           : c.ending == Ending::kFin ? "unread.fin-is-not-data"
+                                      : "after-close.orphan-abort-on-data");
+  EXPECT_WITNESS("counters: TCPAbortOnClose", c.ending == Ending::kRst ? 1 : 0,
+                 moved["TCPAbortOnClose"], rule);
+  EXPECT_WITNESS("counters: TCPAbortOnData",
+                 c.ending == Ending::kFinThenRst ? 1 : 0,
+                 moved["TCPAbortOnData"], rule);
+  EXPECT_WITNESS("sock_diag: closer once acked",
+                 c.ending == Ending::kFin ? "FIN_WAIT2" : "gone", closer_state,
+                 rule);
+  if (std::optional<std::vector<ResetEvent>> events =
+          PinnedResets(connection)) {
+    EXPECT_WITNESS("reset reason",
+                   c.ending == Ending::kRst   ? "TCP_ABORT_ON_CLOSE"
+                   : c.ending == Ending::kFin ? ""
+                                              : "TCP_ABORT_ON_DATA",
+                   ResetReasons(*events), rule);
+  }
 }
 
 std::vector<Case> AllCases() {

@@ -22,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/harness/teardown_test.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
@@ -138,10 +139,17 @@ class ZeroWindowHangTest : public TeardownTest,
 
   uint16_t port_ = 0;
   std::shared_ptr<WireCapture> wire_;
-  std::unique_ptr<ResetReasonWatch> resets_;
+  std::shared_ptr<ResetReasonWatch> resets_;
   ConnectedPair pair_;
   std::unique_ptr<BlockedWriter> writer_;
 };
+TCPSEM_DECLARE_WITNESSES(ZeroWindowHangTest,
+                         {{Witness::kWire, kAsked},
+                          {Witness::kPeerApi, kAsked},
+                          {Witness::kCounters, kAsked},
+                          {Witness::kSockDiag, kAsked},
+                          {Witness::kResetReason, kAsked}});
+
 
 TEST_P(ZeroWindowHangTest, CloseWithUnreadDataWakesTheBlockedWriter) {
   StageBlockedPeer();
