@@ -30,7 +30,7 @@ bool ExpectWitness(absl::string_view witness, const std::string& expected,
 }  // namespace tcpsem
 
 // EXPECT_WITNESS("wire: close() emits", "RST", o.CloserEmitted(...), rule)
-#define EXPECT_WITNESS(witness, expected, observed, cited)                 \
-  ::tcpsem::ExpectWitness((witness), ::tcpsem::WitnessText(expected),      \
+#define EXPECT_WITNESS(witness, expected, observed, cited)                    \
+  ::tcpsem::ExpectWitness((witness), ::tcpsem::WitnessText(expected),         \
                           ::tcpsem::WitnessText(observed), (cited), __FILE__, \
                           __LINE__)

@@ -123,8 +123,9 @@ void TeardownTest::Distrust(const absl::Status& why) {
 }
 
 void TeardownTest::RecordDeclaredWitnesses() {
-  const std::string suite =
-      ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name();
+  const std::string suite = ::testing::UnitTest::GetInstance()
+                                ->current_test_info()
+                                ->test_suite_name();
   const WitnessUses* uses = DeclaredWitnesses(suite);
   if (uses == nullptr) {
     ADD_FAILURE() << "suite " << suite << " declares no witnesses: add "
@@ -141,9 +142,8 @@ void TeardownTest::RecordDeclaredWitnesses() {
 }
 
 void TeardownTest::CheckSetupLiveness(const Connection& c) {
-  for (const absl::Status& why : SetupLiveness(c.pair, c.wire.get(),
-                                               counters_at_entry_,
-                                               c.resets.get())) {
+  for (const absl::Status& why : SetupLiveness(
+           c.pair, c.wire.get(), counters_at_entry_, c.resets.get())) {
     Distrust(why);
   }
 }
@@ -198,10 +198,9 @@ std::string TeardownTest::CloserStateOnceAcked(const Connection& c) {
 }
 
 std::string TeardownTest::ResetReasons(const std::vector<ResetEvent>& events) {
-  return absl::StrJoin(events, ",",
-                       [](std::string* out, const ResetEvent& e) {
-                         out->append(e.reason);
-                       });
+  return absl::StrJoin(events, ",", [](std::string* out, const ResetEvent& e) {
+    out->append(e.reason);
+  });
 }
 
 std::string TeardownTest::FailureArtifactPath() {
@@ -289,7 +288,8 @@ std::optional<CellResult> TeardownTest::StageAndJudge(
   }
   // The record is the kernel's behaviour: cells staged with an injected
   // fault, or seen by a witness that is not trusted, are not part of it.
-  if (effective.fault == Fault::kNone && result->observation.untrusted.empty()) {
+  if (effective.fault == Fault::kNone &&
+      result->observation.untrusted.empty()) {
     RunLog::Get().Add(*result);
   }
   return *std::move(result);

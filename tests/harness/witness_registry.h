@@ -36,6 +36,6 @@ std::vector<std::string> DeclarationProblems(const WitnessUses& uses);
 // At namespace scope in a suite's file, after its fixture:
 //   TCPSEM_DECLARE_WITNESSES(LastReferenceTest,
 //                            {{Witness::kWire, kAsked}, ...});
-#define TCPSEM_DECLARE_WITNESSES(fixture, ...)                    \
+#define TCPSEM_DECLARE_WITNESSES(fixture, ...)                      \
   [[maybe_unused]] static const bool fixture##_declares_witnesses = \
       ::tcpsem::DeclareWitnesses(#fixture, __VA_ARGS__)

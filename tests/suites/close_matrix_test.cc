@@ -10,13 +10,11 @@ namespace {
 
 class CloseMatrixTest : public TeardownTest,
                         public ::testing::WithParamInterface<Scenario> {};
-TCPSEM_DECLARE_WITNESSES(CloseMatrixTest,
-                         {{Witness::kWire, kAsked},
-                          {Witness::kPeerApi, kAsked},
-                          {Witness::kCounters, kAsked},
-                          {Witness::kSockDiag, kAsked},
-                          {Witness::kResetReason, kAsked}});
-
+TCPSEM_DECLARE_WITNESSES(CloseMatrixTest, {{Witness::kWire, kAsked},
+                                           {Witness::kPeerApi, kAsked},
+                                           {Witness::kCounters, kAsked},
+                                           {Witness::kSockDiag, kAsked},
+                                           {Witness::kResetReason, kAsked}});
 
 TEST_P(CloseMatrixTest, AgreesWithRuleTable) {
   RequireFamily(GetParam().family);

@@ -404,7 +404,6 @@ TCPSEM_DECLARE_WITNESSES(CloserUnsentDataTest,
                           {Witness::kSockDiag, kAsked},
                           {Witness::kResetReason, kAsked}});
 
-
 TEST_P(CloserUnsentDataTest, WhereTheFinLeavesAndWhatTheRstCarries) {
   const Case c = GetParam();
   RequireFamily(c.family);

@@ -16,13 +16,11 @@ using ::testing::Field;
 
 class FaultInjectionTest : public TeardownTest,
                            public ::testing::WithParamInterface<Scenario> {};
-TCPSEM_DECLARE_WITNESSES(FaultInjectionTest,
-                         {{Witness::kWire, kAsked},
-                          {Witness::kPeerApi, kAsked},
-                          {Witness::kCounters, kAsked},
-                          {Witness::kSockDiag, kAsked},
-                          {Witness::kResetReason, kAsked}});
-
+TCPSEM_DECLARE_WITNESSES(FaultInjectionTest, {{Witness::kWire, kAsked},
+                                              {Witness::kPeerApi, kAsked},
+                                              {Witness::kCounters, kAsked},
+                                              {Witness::kSockDiag, kAsked},
+                                              {Witness::kResetReason, kAsked}});
 
 TEST_P(FaultInjectionTest, DrainBeforeCloseIsCaught) {
   RequireFamily(GetParam().family);
@@ -48,10 +46,10 @@ TEST_P(FaultInjectionTest, DrainBeforeCloseIsCaught) {
   EXPECT_THAT(result->mismatches,
               Contains(Field(&Mismatch::witness, witness::kCountersClose)));
   // A FIN leaves the closer behind as an orphan, where a RST leaves none.
-  EXPECT_THAT(result->mismatches,
-              Contains(AllOf(Field(&Mismatch::witness,
-                                   witness::kCloserAfterClose),
-                             Field(&Mismatch::expected, "gone"))));
+  EXPECT_THAT(
+      result->mismatches,
+      Contains(AllOf(Field(&Mismatch::witness, witness::kCloserAfterClose),
+                     Field(&Mismatch::expected, "gone"))));
   if (result->observation.resets.has_value() &&
       result->expected.count(witness::kResetReasons) > 0) {
     EXPECT_THAT(result->mismatches,

@@ -40,13 +40,11 @@ void PrintTo(const Linger2Case& c, std::ostream* os) {
 
 class FinWait2AbortTest : public TeardownTest,
                           public ::testing::WithParamInterface<Linger2Case> {};
-TCPSEM_DECLARE_WITNESSES(FinWait2AbortTest,
-                         {{Witness::kWire, kAsked},
-                          {Witness::kPeerApi, kAsked},
-                          {Witness::kCounters, kAsked},
-                          {Witness::kSockDiag, kAsked},
-                          {Witness::kResetReason, kAsked}});
-
+TCPSEM_DECLARE_WITNESSES(FinWait2AbortTest, {{Witness::kWire, kAsked},
+                                             {Witness::kPeerApi, kAsked},
+                                             {Witness::kCounters, kAsked},
+                                             {Witness::kSockDiag, kAsked},
+                                             {Witness::kResetReason, kAsked}});
 
 TEST_P(FinWait2AbortTest, CloseInFinWait2) {
   const Linger2Case c = GetParam();

@@ -62,12 +62,11 @@ void PrintTo(const Case& c, std::ostream* os) {
 
 class LastReferenceTest : public TeardownTest,
                           public ::testing::WithParamInterface<Case> {};
-TCPSEM_DECLARE_WITNESSES(LastReferenceTest,
-                         {{Witness::kWire, kAsked},
-                          {Witness::kPeerApi, kAsked},
-                          {Witness::kCounters, kAsked},
-                          {Witness::kSockDiag, kAsked},
-                          {Witness::kResetReason, kAsked}});
+TCPSEM_DECLARE_WITNESSES(LastReferenceTest, {{Witness::kWire, kAsked},
+                                             {Witness::kPeerApi, kAsked},
+                                             {Witness::kCounters, kAsked},
+                                             {Witness::kSockDiag, kAsked},
+                                             {Witness::kResetReason, kAsked}});
 
 TEST_P(LastReferenceTest, OnlyTheLastReferenceTearsDown) {
   const Case c = GetParam();
@@ -157,7 +156,8 @@ TEST_P(LastReferenceTest, OnlyTheLastReferenceTearsDown) {
                  o.CloserEmitted(Phase::kClose), rule);
   EXPECT_WITNESS("counters: TCPAbortOnClose", c.unread ? 1 : 0,
                  moved["TCPAbortOnClose"], rule);
-  EXPECT_WITNESS("sock_diag: closer once acked", c.unread ? "gone" : "FIN_WAIT2",
+  EXPECT_WITNESS("sock_diag: closer once acked",
+                 c.unread ? "gone" : "FIN_WAIT2",
                  CloserStateOnceAcked(connection), rule);
   // The peer: poll (consumes nothing), recv to the end (consumes a pending
   // error), then SO_ERROR (which recv() has cleared).

@@ -47,13 +47,11 @@ void PrintTo(const Case& c, std::ostream* os) { *os << CaseName(c); }
 
 class LingerWaitTest : public TeardownTest,
                        public ::testing::WithParamInterface<Case> {};
-TCPSEM_DECLARE_WITNESSES(LingerWaitTest,
-                         {{Witness::kWire, kAsked},
-                          {Witness::kPeerApi, kAsked},
-                          {Witness::kCounters, kAsked},
-                          {Witness::kSockDiag, kAsked},
-                          {Witness::kResetReason, kAsked}});
-
+TCPSEM_DECLARE_WITNESSES(LingerWaitTest, {{Witness::kWire, kAsked},
+                                          {Witness::kPeerApi, kAsked},
+                                          {Witness::kCounters, kAsked},
+                                          {Witness::kSockDiag, kAsked},
+                                          {Witness::kResetReason, kAsked}});
 
 TEST_P(LingerWaitTest, CloseWaitsForTheFinOrTheTimeout) {
   const Case c = GetParam();
@@ -132,12 +130,11 @@ TEST_P(LingerWaitTest, CloseWaitsForTheFinOrTheTimeout) {
   EXPECT_WITNESS("wire: close emits", c.peer_window_closed ? "-" : "FIN",
                  o.CloserEmitted(Phase::kClose), rule);
   EXPECT_WITNESS("sock_diag: closer after close",
-                 c.peer_window_closed ? "FIN_WAIT1" : "FIN_WAIT2",
-                 closer_state, rule);
+                 c.peer_window_closed ? "FIN_WAIT1" : "FIN_WAIT2", closer_state,
+                 rule);
   // The peer holds the closer's data unread on purpose; poll() consumes
   // nothing: readable, and the FIN seen only where it left (RDHUP).
-  EXPECT_WITNESS("peer: poll",
-                 c.peer_window_closed ? "IN,OUT" : "IN,OUT,RDHUP",
+  EXPECT_WITNESS("peer: poll", c.peer_window_closed ? "IN,OUT" : "IN,OUT,RDHUP",
                  connection.peer->Poll(), rule);
   // Lingering never resets: no RST at all.
   if (std::optional<std::vector<ResetEvent>> events =

@@ -902,7 +902,6 @@ TCPSEM_DECLARE_WITNESSES(PeerFinFullWindowTest,
                           {Witness::kSockDiag, kAsked},
                           {Witness::kResetReason, kAsked}});
 
-
 TEST_P(PeerFinFullWindowTest, PeerFin) {
   switch (GetParam().staging) {
     case Staging::kWindowFullCloseUnread:

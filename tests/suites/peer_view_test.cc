@@ -81,13 +81,11 @@ std::string RecvOnce(int fd) {
 
 class PeerViewTest : public TeardownTest,
                      public ::testing::WithParamInterface<Case> {};
-TCPSEM_DECLARE_WITNESSES(PeerViewTest,
-                         {{Witness::kWire, kAsked},
-                          {Witness::kPeerApi, kAsked},
-                          {Witness::kCounters, kAsked},
-                          {Witness::kSockDiag, kAsked},
-                          {Witness::kResetReason, kAsked}});
-
+TCPSEM_DECLARE_WITNESSES(PeerViewTest, {{Witness::kWire, kAsked},
+                                        {Witness::kPeerApi, kAsked},
+                                        {Witness::kCounters, kAsked},
+                                        {Witness::kSockDiag, kAsked},
+                                        {Witness::kResetReason, kAsked}});
 
 TEST_P(PeerViewTest, WhatThePeerIsTold) {
   const Case c = GetParam();

@@ -39,12 +39,11 @@ class WitnessSelfTest : public TeardownTest {
   }
   std::vector<std::string> reported_;
 };
-TCPSEM_DECLARE_WITNESSES(WitnessSelfTest,
-                         {{Witness::kWire, kAsked},
-                          {Witness::kPeerApi, kAsked},
-                          {Witness::kCounters, kAsked},
-                          {Witness::kSockDiag, kAsked},
-                          {Witness::kResetReason, kAsked}});
+TCPSEM_DECLARE_WITNESSES(WitnessSelfTest, {{Witness::kWire, kAsked},
+                                           {Witness::kPeerApi, kAsked},
+                                           {Witness::kCounters, kAsked},
+                                           {Witness::kSockDiag, kAsked},
+                                           {Witness::kResetReason, kAsked}});
 
 TEST_F(WitnessSelfTest, AllAliveWhenNothingIsBlinded) {
   Connection c;
@@ -72,9 +71,9 @@ TEST_F(WitnessSelfTest, FrozenCountersAreReportedByTheMatrixStaging) {
   absl::StatusOr<MibSnapshot> frozen = ReadTcpMib();
   ASSERT_TRUE(frozen.ok()) << frozen.status();
   ScopedBlindWitness blind({.mib_source = [frozen] { return frozen; }});
-  StageAndJudge({Family::kV4, Unread::kNone, Linger::kOff, Shutdown::kNone,
-                 false},
-                {}, /*expect_agreement=*/false);
+  StageAndJudge(
+      {Family::kV4, Unread::kNone, Linger::kOff, Shutdown::kNone, false}, {},
+      /*expect_agreement=*/false);
   if (IsSkipped()) return;
   EXPECT_THAT(reported_, ElementsAre(StartsWith("counters: ")));
 }
