@@ -110,8 +110,7 @@ void TeardownTest::OpenConnection(Family family, Connection& out,
 
 void TeardownTest::WitnessNotTrusted(const absl::Status& why) {
   ADD_FAILURE() << "witness not trusted: " << why.message()
-                << "
-(the test's \"nothing happened\" expectations on it "
+                << "\n(the test's \"nothing happened\" expectations on it "
                    "would pass blind; fixtures/witnesses/liveness.h)";
 }
 
@@ -139,6 +138,31 @@ void TeardownTest::RecordDeclaredWitnesses() {
   for (const auto& [witness, use] : *uses) {
     RecordProperty(absl::StrCat("witness.", WitnessName(witness)), use);
   }
+}
+
+void TeardownTest::WatchPort(uint16_t port, Connection& out) {
+  if (pin_ == nullptr) {
+    // The wire witness's Sync() needs the thread on one CPU (cpu_pin.h).
+    absl::StatusOr<std::unique_ptr<CpuPin>> pin = CpuPin::ToCurrentCpu();
+    ASSERT_TRUE(pin.ok()) << pin.status();
+    pin_ = *std::move(pin);
+  }
+  absl::StatusOr<std::unique_ptr<WireCapture>> wire = WireCapture::Start(port);
+  if (absl::IsPermissionDenied(wire.status())) {
+    GTEST_SKIP() << wire.status().message();
+  }
+  ASSERT_TRUE(wire.ok()) << wire.status();
+  out.wire = *std::move(wire);
+  reported_wire_ = out.wire;
+  absl::StatusOr<std::unique_ptr<ResetReasonWatch>> resets =
+      WatchResets(ResetWatchPort(port));
+  if (resets.ok()) {
+    out.resets = *std::move(resets);
+  } else {
+    RecordProperty("reset_reasons",
+                   absl::StrCat("unavailable: ", resets.status().message()));
+  }
+  watched_.push_back({out.wire, out.resets});
 }
 
 void TeardownTest::CheckSetupLiveness(const Connection& c) {

@@ -122,12 +122,13 @@ TEST_P(WhatCountsAsUnreadTest, CloseDecides) {
                  CloserStateOnceAcked(connection), rule);
   // The peer: poll (consumes nothing), recv to the end (it holds none of
   // the closer's data, so the first result ends it), then SO_ERROR.
-  PeerApi& peer = *connection.peer;
-  peer.Poll();
+  PeerApi& peer_api = *connection.peer;
+  peer_api.Poll();
   EXPECT_WITNESS("peer: recv", rst ? "ECONNRESET" : "EOF",
-                 peer.RecvToEnd().back(), rule);
-  EXPECT_WITNESS("peer: SO_ERROR after recv", "0", peer.SocketError(), rule);
-  RecordProperty("peer_calls", peer.ToString());
+                 peer_api.RecvToEnd().back(), rule);
+  EXPECT_WITNESS("peer: SO_ERROR after recv", "0", peer_api.SocketError(),
+                 rule);
+  RecordProperty("peer_calls", peer_api.ToString());
   // The reason: __tcp_close() -> tcp_send_active_reset(...,
   // SK_RST_REASON_TCP_ABORT_ON_CLOSE) for unread data, none for a FIN.
   if (std::optional<std::vector<ResetEvent>> events =

@@ -55,8 +55,12 @@ TEST(LivenessTest, WireMustHoldBothHalvesOfTheHandshake) {
 }
 
 TEST(LivenessTest, SockDiagMustListBothEnds) {
-  DiagSocket closer{.local_port = 5000, .remote_port = 40000};
-  DiagSocket peer{.local_port = 40000, .remote_port = 5000};
+  DiagSocket closer = {};
+  closer.local_port = 5000;
+  closer.remote_port = 40000;
+  DiagSocket peer = {};
+  peer.local_port = 40000;
+  peer.remote_port = 5000;
   EXPECT_TRUE(SockDiagFindsConnection({closer, peer}, 5000, 40000).ok());
   EXPECT_THAT(SockDiagFindsConnection({closer}, 5000, 40000).message(),
               HasSubstr("sock_diag: "));
