@@ -1,5 +1,6 @@
 #include "tests/harness/teardown_test.h"
 
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -204,21 +205,38 @@ std::optional<std::vector<ResetEvent>> TeardownTest::PinnedResets(
 }
 
 std::string TeardownTest::CloserStateOnceAcked(const Connection& c) {
-  std::string state;
-  absl::Status settled = WaitUntil(
-      [&]() -> absl::StatusOr<bool> {
-        absl::StatusOr<std::optional<DiagSocket>> closer =
-            FindTcpSocket(c.pair.closer_port, c.pair.peer_port);
-        if (!closer.ok()) return closer.status();
-        state = StateOrGone(*closer);
-        return state != "FIN_WAIT1" && state != "LAST_ACK" &&
-               state != "CLOSING";
-      },
-      absl::Seconds(3), "the closer's FIN to be acknowledged");
-  if (!settled.ok() && !absl::IsDeadlineExceeded(settled)) {
-    ADD_FAILURE() << "sock_diag: " << settled;
+  // The FIN's ACK, processed (Sync() queues behind it), before listing:
+  // a listing during the FIN_WAIT1 -> FIN_WAIT2 handover can miss both the
+  // orphan and the timewait socket replacing it.
+  std::optional<uint32_t> fin_end;
+  for (const Segment& s : c.wire->segments()) {
+    if (s.direction == Direction::kToPeer && s.has(TH_FIN)) {
+      fin_end = s.seq + s.length + 1;
+    }
   }
-  return state;
+  if (fin_end.has_value()) {
+    absl::StatusOr<bool> acked = c.wire->WaitFor(
+        Phase::kAfter,
+        [&](const Segment& s) {
+          return s.direction == Direction::kToCloser &&
+                 (s.has(TH_RST) ||
+                  (s.has(TH_ACK) &&
+                   static_cast<int32_t>(s.ack - *fin_end) >= 0));
+        },
+        absl::Seconds(3));
+    if (!acked.ok()) ADD_FAILURE() << "wire: " << acked.status();
+  }
+  if (absl::Status synced = c.wire->Sync(Phase::kAfter, absl::Seconds(3));
+      !synced.ok()) {
+    ADD_FAILURE() << "wire: " << synced;
+  }
+  absl::StatusOr<std::optional<DiagSocket>> closer =
+      FindTcpSocket(c.pair.closer_port, c.pair.peer_port);
+  if (!closer.ok()) {
+    ADD_FAILURE() << "sock_diag: " << closer.status();
+    return closer.status().ToString();
+  }
+  return StateOrGone(*closer);
 }
 
 std::string TeardownTest::ResetReasons(const std::vector<ResetEvent>& events) {

@@ -81,10 +81,10 @@ class TeardownTest : public ::testing::Test {
     return PinnedResets(connection.resets.get());
   }
 
-  // The closing side's socket as sock_diag lists it once it no longer waits
-  // for the peer to acknowledge its FIN (the peer may delay that ACK,
-  // tcp_fin()'s pingpong mode): a state name or "gone". Waits at most 3 s,
-  // then returns the last state seen; a listing error is a test failure.
+  // The closing side's socket as sock_diag lists it once the peer has
+  // acknowledged its FIN (if it sent one; the peer may delay that ACK,
+  // tcp_fin()'s pingpong mode): a state name or "gone". Waits at most 3 s
+  // for the ACK on the wire; failures to observe are test failures.
   std::string CloserStateOnceAcked(const Connection& connection);
   // The events' reasons joined by ",", in order ("" for none).
   static std::string ResetReasons(const std::vector<ResetEvent>& events);

@@ -19,6 +19,9 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <optional>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "fixtures/base/errno_status.h"
 #include "fixtures/base/wait_until.h"
@@ -77,6 +80,23 @@ std::string RecvOnce(int fd) {
   if (n == 0) return "EOF";
   if (n > 0) return absl::StrCat(n, " bytes");
   return ErrnoName(errno);
+}
+
+// Whether the peer acknowledged the closer's FIN in a segment of its own
+// before its data (else the data carried that ACK).
+bool FinAckedBeforeData(const std::vector<Segment>& segments) {
+  std::optional<uint32_t> fin_end;
+  for (const Segment& s : segments) {
+    if (s.direction == Direction::kToPeer && s.has(TH_FIN)) {
+      fin_end = s.seq + s.length + 1;
+    }
+    if (!fin_end.has_value() || s.direction != Direction::kToCloser ||
+        !s.has(TH_ACK) || static_cast<int32_t>(s.ack - *fin_end) < 0) {
+      continue;
+    }
+    return s.length == 0;  // the first segment acknowledging the FIN
+  }
+  return false;
 }
 
 class PeerViewTest : public TeardownTest,
@@ -150,15 +170,20 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
       << Cite(c.ending == Ending::kFinThenRst ? "peer-view.eof-after-fin"
                                               : "peer-view.error-read-once");
   // The other witnesses of the same ending: the RST of close() with unread
-  // data, the FIN of a clean close, the RST for data after a FIN.
+  // data, the FIN of a clean close, the RST for data after a FIN. Which
+  // socket answered the data depends on whether the peer's delayed ACK of
+  // the FIN left before the data (the closer in FIN_WAIT2, a timewait
+  // socket) or rode on it (an orphan in FIN_WAIT1); the wire tells.
+  const bool orphan_answered =
+      c.ending == Ending::kFinThenRst && !FinAckedBeforeData(wire.segments());
   const std::string rule =
       Cite(c.ending == Ending::kRst   ? "unread.sequence-space"
            : c.ending == Ending::kFin ? "unread.fin-is-not-data"
-                                      : "after-close.orphan-abort-on-data");
+           : orphan_answered          ? "after-close.orphan-abort-on-data"
+                                      : "after-close.timewait-rst");
   EXPECT_WITNESS("counters: TCPAbortOnClose", c.ending == Ending::kRst ? 1 : 0,
                  moved["TCPAbortOnClose"], rule);
-  EXPECT_WITNESS("counters: TCPAbortOnData",
-                 c.ending == Ending::kFinThenRst ? 1 : 0,
+  EXPECT_WITNESS("counters: TCPAbortOnData", orphan_answered ? 1 : 0,
                  moved["TCPAbortOnData"], rule);
   EXPECT_WITNESS("sock_diag: closer once acked",
                  c.ending == Ending::kFin ? "FIN_WAIT2" : "gone", closer_state,
@@ -168,7 +193,8 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
     EXPECT_WITNESS("reset reason",
                    c.ending == Ending::kRst   ? "TCP_ABORT_ON_CLOSE"
                    : c.ending == Ending::kFin ? ""
-                                              : "TCP_ABORT_ON_DATA",
+                   : orphan_answered          ? "TCP_ABORT_ON_DATA"
+                                              : "TCP_TIMEWAIT_SOCKET",
                    ResetReasons(*events), rule);
   }
 }
