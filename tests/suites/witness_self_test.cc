@@ -1,7 +1,8 @@
 // Can liveness fail? Each witness in turn is blinded through a test-only
 // seam (fixtures/witnesses/witness_seams.h) and liveness must report it, by
-// name, at the first check of the first test that uses it, while the other
-// witnesses stay trusted. Here the reports are collected rather than failed
+// name, in the first test that uses it (at OpenConnection() for sock_diag
+// and TCP_INFO, at the end for the others), while the other witnesses stay
+// trusted. Here the reports are collected rather than failed
 // (WitnessNotTrusted()), so the self-tests pass exactly when liveness works.
 #include <sys/socket.h>
 
@@ -62,6 +63,7 @@ TEST_F(WitnessSelfTest, FrozenCountersAreReported) {
   Connection c;
   OpenConnection(Family::kV4, c);
   if (IsSkipped() || HasFatalFailure()) return;
+  CheckFinalLiveness();
   EXPECT_THAT(reported_, ElementsAre(StartsWith("counters: ")));
 }
 
@@ -83,6 +85,7 @@ TEST_F(WitnessSelfTest, CaptureThatMatchesNothingIsReported) {
   Connection c;
   OpenConnection(Family::kV4, c);
   if (IsSkipped() || HasFatalFailure()) return;
+  CheckFinalLiveness();
   EXPECT_THAT(reported_, ElementsAre(StartsWith("wire: ")));
 }
 
