@@ -186,9 +186,19 @@ void TeardownTest::CheckFinalLiveness() {
                        absl::StrCat("counters: ", now.status().ToString())));
   }
   for (const Watched& w : watched_) {
-    if (w.resets != nullptr) Distrust(ResetFormatMatches(*w.resets));
+    std::optional<size_t> reset_events;
+    if (w.resets != nullptr) {
+      Distrust(ResetFormatMatches(*w.resets));
+      absl::StatusOr<std::vector<ResetEvent>> events = w.resets->Collect();
+      if (events.ok()) {
+        reset_events = events->size();
+      } else {
+        Distrust(absl::FailedPreconditionError(
+            absl::StrCat("reset reason: ", events.status().ToString())));
+      }
+    }
     for (const absl::Status& why :
-         FinalLiveness(*w.wire, w.resets.get(), nullptr)) {
+         FinalLiveness(*w.wire, reset_events, nullptr)) {
       Distrust(why);
     }
   }
