@@ -1,5 +1,6 @@
 #include "tests/harness/teardown_test.h"
 
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -10,9 +11,11 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "fixtures/base/errno_status.h"
 #include "fixtures/base/kernel_version.h"
+#include "fixtures/base/wait_until.h"
 #include "fixtures/config/run_profile.h"
 #include "fixtures/config/suite_flags.h"
 #include "fixtures/reports/failure_report.h"
@@ -20,7 +23,12 @@
 #include "fixtures/reports/run_log.h"
 #include "fixtures/rules/rule_table.h"
 #include "fixtures/staging/stage.h"
+#include "fixtures/staging/stage_liveness.h"
+#include "fixtures/witnesses/liveness.h"
 #include "fixtures/witnesses/pcap_file.h"
+#include "fixtures/witnesses/sock_diag.h"
+#include "fixtures/witnesses/witness_seams.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 
@@ -32,6 +40,16 @@ void TeardownTest::SetUp() {
                  << netns.status().message();
   }
   netns_.emplace(*std::move(netns));
+  RecordDeclaredWitnesses();
+  // The counters witness starts from this namespace's own zero.
+  absl::StatusOr<MibSnapshot> counters = ReadTcpMib();
+  if (!counters.ok()) {
+    Distrust(absl::FailedPreconditionError(
+        absl::StrCat("counters: ", counters.status().ToString())));
+  } else {
+    counters_at_entry_ = *std::move(counters);
+    Distrust(CountersAtNamespaceZero(counters_at_entry_));
+  }
   absl::StatusOr<Profile> profile = ApplyRunProfile(*netns_);
   if (!profile.ok()) {
     FAIL() << "the sysctl profile " << RunProfileSummary()
@@ -86,6 +104,41 @@ void TeardownTest::OpenConnection(Family family, Connection& out,
   out.pair = *std::move(pair);
   listener->fd.reset();
   if (out.resets != nullptr) out.resets->set_peer_port(out.pair.peer_port);
+  out.peer = std::make_shared<PeerApi>(out.pair.peer.get(), absl::Seconds(3));
+  peers_.push_back(out.peer);
+  CheckSetupLiveness(out);
+}
+
+void TeardownTest::WitnessNotTrusted(const absl::Status& why) {
+  ADD_FAILURE() << "witness not trusted: " << why.message()
+                << "\n(the test's \"nothing happened\" expectations on it "
+                   "would pass blind; fixtures/witnesses/liveness.h)";
+}
+
+void TeardownTest::Distrust(const absl::Status& why) {
+  if (why.ok()) return;
+  // One report per witness: the name before the first ':'.
+  const std::string witness(why.message().substr(0, why.message().find(':')));
+  if (distrusted_.insert(witness).second) WitnessNotTrusted(why);
+}
+
+void TeardownTest::RecordDeclaredWitnesses() {
+  const std::string suite = ::testing::UnitTest::GetInstance()
+                                ->current_test_info()
+                                ->test_suite_name();
+  const WitnessUses* uses = DeclaredWitnesses(suite);
+  if (uses == nullptr) {
+    ADD_FAILURE() << "suite " << suite << " declares no witnesses: add "
+                  << "TCPSEM_DECLARE_WITNESSES (tests/harness/"
+                     "witness_registry.h)";
+    return;
+  }
+  for (const std::string& problem : DeclarationProblems(*uses)) {
+    ADD_FAILURE() << "suite " << suite << " witness declaration: " << problem;
+  }
+  for (const auto& [witness, use] : *uses) {
+    RecordProperty(absl::StrCat("witness.", WitnessName(witness)), use);
+  }
 }
 
 void TeardownTest::WatchPort(uint16_t port, Connection& out) {
@@ -102,12 +155,55 @@ void TeardownTest::WatchPort(uint16_t port, Connection& out) {
   ASSERT_TRUE(wire.ok()) << wire.status();
   out.wire = *std::move(wire);
   reported_wire_ = out.wire;
-  absl::StatusOr<std::unique_ptr<ResetReasonWatch>> resets = WatchResets(port);
+  absl::StatusOr<std::unique_ptr<ResetReasonWatch>> resets =
+      WatchResets(ResetWatchPort(port));
   if (resets.ok()) {
     out.resets = *std::move(resets);
   } else {
     RecordProperty("reset_reasons",
                    absl::StrCat("unavailable: ", resets.status().message()));
+  }
+  watched_.push_back({out.wire, out.resets});
+}
+
+void TeardownTest::CheckSetupLiveness(const Connection& c) {
+  // Only what cannot wait: the new sockets, before the test closes them.
+  // The wire, the counters and the reset watch are judged in TearDown(),
+  // which keeps the time between the handshake and the test's first move
+  // as it was (CloserUnsentData's stagings race the peer's delayed ACK).
+  for (const absl::Status& why :
+       SetupLiveness(c.pair, nullptr, nullptr, nullptr)) {
+    Distrust(why);
+  }
+}
+
+void TeardownTest::CheckFinalLiveness() {
+  if (!watched_.empty()) {
+    absl::StatusOr<MibSnapshot> now = ReadTcpMib();
+    Distrust(now.ok()
+                 ? CountersMovedDuringSetup(Subtract(*now, counters_at_entry_))
+                 : absl::FailedPreconditionError(
+                       absl::StrCat("counters: ", now.status().ToString())));
+  }
+  for (const Watched& w : watched_) {
+    std::optional<size_t> reset_events;
+    if (w.resets != nullptr) {
+      Distrust(ResetFormatMatches(*w.resets));
+      absl::StatusOr<std::vector<ResetEvent>> events = w.resets->Collect();
+      if (events.ok()) {
+        reset_events = events->size();
+      } else {
+        Distrust(absl::FailedPreconditionError(
+            absl::StrCat("reset reason: ", events.status().ToString())));
+      }
+    }
+    for (const absl::Status& why :
+         FinalLiveness(*w.wire, reset_events, nullptr)) {
+      Distrust(why);
+    }
+  }
+  for (const std::shared_ptr<PeerApi>& peer : peers_) {
+    Distrust(PeerResultsRecorded(*peer));
   }
 }
 
@@ -130,6 +226,47 @@ std::optional<std::vector<ResetEvent>> TeardownTest::PinnedResets(
   return *std::move(events);
 }
 
+std::string TeardownTest::CloserStateOnceAcked(const Connection& c) {
+  // The FIN's ACK, processed (Sync() queues behind it), before listing:
+  // a listing during the FIN_WAIT1 -> FIN_WAIT2 handover can miss both the
+  // orphan and the timewait socket replacing it.
+  std::optional<uint32_t> fin_end;
+  for (const Segment& s : c.wire->segments()) {
+    if (s.direction == Direction::kToPeer && s.has(TH_FIN)) {
+      fin_end = s.seq + s.length + 1;
+    }
+  }
+  if (fin_end.has_value()) {
+    absl::StatusOr<bool> acked = c.wire->WaitFor(
+        Phase::kAfter,
+        [&](const Segment& s) {
+          return s.direction == Direction::kToCloser &&
+                 (s.has(TH_RST) ||
+                  (s.has(TH_ACK) &&
+                   static_cast<int32_t>(s.ack - *fin_end) >= 0));
+        },
+        absl::Seconds(3));
+    if (!acked.ok()) ADD_FAILURE() << "wire: " << acked.status();
+  }
+  if (absl::Status synced = c.wire->Sync(Phase::kAfter, absl::Seconds(3));
+      !synced.ok()) {
+    ADD_FAILURE() << "wire: " << synced;
+  }
+  absl::StatusOr<std::optional<DiagSocket>> closer =
+      FindTcpSocket(c.pair.closer_port, c.pair.peer_port);
+  if (!closer.ok()) {
+    ADD_FAILURE() << "sock_diag: " << closer.status();
+    return closer.status().ToString();
+  }
+  return StateOrGone(*closer);
+}
+
+std::string TeardownTest::ResetReasons(const std::vector<ResetEvent>& events) {
+  return absl::StrJoin(events, ",", [](std::string* out, const ResetEvent& e) {
+    out->append(e.reason);
+  });
+}
+
 std::string TeardownTest::FailureArtifactPath() {
   const ::testing::TestInfo* test =
       ::testing::UnitTest::GetInstance()->current_test_info();
@@ -140,6 +277,7 @@ std::string TeardownTest::FailureArtifactPath() {
 
 void TeardownTest::TearDown() {
   absl::Cleanup unpin = [this] { pin_.reset(); };
+  CheckFinalLiveness();
   if (!HasFailure() || reported_wire_ == nullptr) return;
   // Whatever is still queued in the capture belongs to the story too.
   if (absl::Status drained = reported_wire_->Drain(Phase::kAfter);
@@ -149,14 +287,22 @@ void TeardownTest::TearDown() {
   std::cout << "profile:  " << RunProfileSummary() << "\n"
             << "the connection as captured (peer left, closing side right):\n"
             << RenderLadder(reported_wire_->segments());
-  ::mkdir(ArtifactsDir().c_str(), 0755);  // may exist; write reports errors
-  const std::string path = FailureArtifactPath();
-  if (absl::Status saved = WritePcapFile(reported_wire_->frames(), path);
-      saved.ok()) {
-    std::cout << "capture saved: " << path << "\n";
+  if (absl::StatusOr<std::string> path = SaveCapture(reported_wire_->frames());
+      path.ok()) {
+    std::cout << "capture saved: " << *path << "\n";
   } else {
-    std::cout << "could not save the capture: " << saved << "\n";
+    std::cout << "could not save the capture: " << path.status() << "\n";
   }
+}
+
+absl::StatusOr<std::string> TeardownTest::SaveCapture(
+    const std::vector<Frame>& frames) {
+  ::mkdir(ArtifactsDir().c_str(), 0755);  // may exist; write reports errors
+  std::string path = FailureArtifactPath();
+  if (absl::Status saved = WritePcapFile(frames, path); !saved.ok()) {
+    return saved;
+  }
+  return path;
 }
 
 std::optional<CellResult> TeardownTest::StageAndJudge(
@@ -185,14 +331,16 @@ std::optional<CellResult> TeardownTest::StageAndJudge(
                   << result.status();
     return std::nullopt;
   }
+  for (const std::string& why : result->observation.untrusted) {
+    Distrust(absl::FailedPreconditionError(why));
+  }
   if (!result->mismatches.empty() && expect_agreement) {
-    ::mkdir(ArtifactsDir().c_str(), 0755);  // may exist; write reports errors
-    const std::string path = FailureArtifactPath();
-    if (absl::Status saved = WritePcapFile(result->observation.frames, path);
-        saved.ok()) {
-      result->pcap_path = path;
+    if (absl::StatusOr<std::string> path =
+            SaveCapture(result->observation.frames);
+        path.ok()) {
+      result->pcap_path = *path;
     } else {
-      ADD_FAILURE() << "could not save the capture: " << saved;
+      ADD_FAILURE() << "could not save the capture: " << path.status();
     }
     ADD_FAILURE() << "the kernel disagrees with the rule table\n"
                   << "profile:  " << RunProfileSummary() << "\n"
@@ -203,8 +351,11 @@ std::optional<CellResult> TeardownTest::StageAndJudge(
                    "unavailable: " + result->observation.resets_unavailable);
   }
   // The record is the kernel's behaviour: cells staged with an injected
-  // fault are not part of it.
-  if (effective.fault == Fault::kNone) RunLog::Get().Add(*result);
+  // fault, or seen by a witness that is not trusted, are not part of it.
+  if (effective.fault == Fault::kNone &&
+      result->observation.untrusted.empty()) {
+    RunLog::Get().Add(*result);
+  }
   return *std::move(result);
 }
 

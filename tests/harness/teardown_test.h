@@ -5,11 +5,16 @@
 
 #include <memory>
 #include <optional>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "fixtures/base/cpu_pin.h"
 #include "fixtures/isolation/netns.h"
 #include "fixtures/rules/cell_result.h"
 #include "fixtures/staging/socket_pair.h"
+#include "fixtures/witnesses/mib_counters.h"
+#include "fixtures/witnesses/peer_api.h"
 #include "fixtures/witnesses/reset_reason.h"
 #include "fixtures/witnesses/wire_capture.h"
 #include "gtest/gtest.h"
@@ -34,10 +39,19 @@ class TeardownTest : public ::testing::Test {
   // (check HasFatalFailure()/IsSkipped()) when it cannot be set up. Should
   // the test fail, TearDown() prints the connection's ladder and saves its
   // capture (FailureArtifactPath()).
+  //
+  // Every witness proves it is alive (fixtures/witnesses/liveness.h): right
+  // after the handshake the wire holds it, the counters moved, sock_diag
+  // lists both ends and TCP_INFO reads ESTABLISHED; in TearDown() the
+  // capture lost nothing, every peer call has its result, and the reset
+  // watch saw an event whenever the wire saw a RST. A witness that fails is
+  // reported through WitnessNotTrusted().
   struct Connection {
     ConnectedPair pair;
     std::shared_ptr<WireCapture> wire;
-    std::unique_ptr<ResetReasonWatch> resets;
+    std::shared_ptr<ResetReasonWatch> resets;
+    // The peer API witness, on pair.peer (null until a pair is connected).
+    std::shared_ptr<PeerApi> peer;
   };
   // `closer_rcvbuf` > 0: the listener's SO_RCVBUF before the handshake, so
   // the accepted closing side inherits it (sk_clone_lock()) and advertises
@@ -67,13 +81,45 @@ class TeardownTest : public ::testing::Test {
     return PinnedResets(connection.resets.get());
   }
 
+  // The closing side's socket as sock_diag lists it once the peer has
+  // acknowledged its FIN (if it sent one; the peer may delay that ACK,
+  // tcp_fin()'s pingpong mode): a state name or "gone". Waits at most 3 s
+  // for the ACK on the wire; failures to observe are test failures.
+  std::string CloserStateOnceAcked(const Connection& connection);
+  // The events' reasons joined by ",", in order ("" for none).
+  static std::string ResetReasons(const std::vector<ResetEvent>& events);
+
   void TearDown() override;
   // <artifacts>/<suite>.<test>.pcap, one per test (parameters included).
   static std::string FailureArtifactPath();
 
+  // Liveness of the connection's witnesses at the end of its setup:
+  // OpenConnection() calls it; call it after connecting pairs by hand.
+  void CheckSetupLiveness(const Connection& connection);
+  // Liveness at the end of the test (TearDown() calls it).
+  void CheckFinalLiveness();
+  // A witness is not trusted (`why` names it): a test failure, reported
+  // once per witness. The self-tests collect these instead.
+  virtual void WitnessNotTrusted(const absl::Status& why);
+
   std::optional<PrivateNetns> netns_;
 
  private:
+  void Distrust(const absl::Status& why);
+  // Saves `frames` at FailureArtifactPath(); returns the path.
+  static absl::StatusOr<std::string> SaveCapture(
+      const std::vector<Frame>& frames);
+  void RecordDeclaredWitnesses();
+  // The namespace's counters when the test entered it.
+  MibSnapshot counters_at_entry_;
+  // Every connection's witnesses, for CheckFinalLiveness().
+  struct Watched {
+    std::shared_ptr<WireCapture> wire;
+    std::shared_ptr<ResetReasonWatch> resets;  // null where unavailable
+  };
+  std::vector<Watched> watched_;
+  std::vector<std::shared_ptr<PeerApi>> peers_;
+  std::set<std::string> distrusted_;
   // WatchPort() pins the test's thread to one CPU until TearDown().
   std::unique_ptr<CpuPin> pin_;
   // The capture of the last OpenConnection(), for the failure report.

@@ -63,7 +63,9 @@
 #include "fixtures/witnesses/tcp_state.h"
 #include "fixtures/witnesses/wire_capture.h"
 #include "gtest/gtest.h"
+#include "tests/harness/expect_witness.h"
 #include "tests/harness/teardown_test.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
@@ -402,6 +404,12 @@ class CloserUnsentDataTest : public TeardownTest,
     return absl::OkStatus();
   }
 };
+TCPSEM_DECLARE_WITNESSES(CloserUnsentDataTest,
+                         {{Witness::kWire, kAsked},
+                          {Witness::kPeerApi, kAsked},
+                          {Witness::kCounters, kAsked},
+                          {Witness::kSockDiag, kAsked},
+                          {Witness::kResetReason, kAsked}});
 
 TEST_P(CloserUnsentDataTest, WhereTheFinLeavesAndWhatTheRstCarries) {
   const Case c = GetParam();
@@ -570,16 +578,16 @@ TEST_P(CloserUnsentDataTest, WhereTheFinLeavesAndWhatTheRstCarries) {
       // snd_nxt is past snd_una + 0 by the dropped segments: the window end,
       // which is snd_una (and the peer's rcv_nxt, so tcp_validate_incoming()
       // takes it: RFC 5961 3.2's exact match).
-      EXPECT_EQ(rst_seq, snd_una) << "RST seq (relative) should be the window "
-                                     "end snd_una << seq_rule; snd_nxt "
-                                  << snd_nxt;
+      EXPECT_WITNESS(
+          absl::StrCat("wire: RST seq = snd_una (snd_nxt ", snd_nxt, ")"),
+          snd_una, rst_seq, seq_rule);
       EXPECT_LT(rst_seq, snd_nxt) << seq_rule;
     } else {
       // snd_nxt is inside the window (cwnd case: far inside; zero window:
       // exactly at its end, snd_una == snd_nxt): snd_nxt.
-      EXPECT_EQ(rst_seq, snd_nxt)
-          << "RST seq (relative) should be snd_nxt << seq_rule; snd_una "
-          << snd_una;
+      EXPECT_WITNESS(
+          absl::StrCat("wire: RST seq = snd_nxt (snd_una ", snd_una, ")"),
+          snd_nxt, rst_seq, seq_rule);
       if (c.held == Held::kZeroWindow) {
         EXPECT_EQ(snd_una, snd_nxt) << seq_rule;
       }

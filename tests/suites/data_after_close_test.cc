@@ -44,7 +44,9 @@
 #include "fixtures/witnesses/tcp_state.h"
 #include "fixtures/witnesses/wire_capture.h"
 #include "gtest/gtest.h"
+#include "tests/harness/expect_witness.h"
 #include "tests/harness/teardown_test.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
@@ -82,6 +84,11 @@ void PrintTo(const Case& c, std::ostream* os) {
 
 class DataAfterCloseTest : public TeardownTest,
                            public ::testing::WithParamInterface<Case> {};
+TCPSEM_DECLARE_WITNESSES(DataAfterCloseTest, {{Witness::kWire, kAsked},
+                                              {Witness::kPeerApi, kAsked},
+                                              {Witness::kCounters, kAsked},
+                                              {Witness::kSockDiag, kAsked},
+                                              {Witness::kResetReason, kAsked}});
 
 TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   const Case c = GetParam();
@@ -142,21 +149,23 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
                   .ok())
       << "last seen: " << (holder ? holder->ToString() : "no socket");
   ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
-  EXPECT_EQ(wire.CloserEmitted(Phase::kClose),
-            c.holder == Holder::kFinWait1Orphan ? "-" : "FIN")
-      << "tcp_close() -> tcp_send_fin(): the FIN leaves at once unless "
-         "unsent data is queued before it";
   const std::string holding = Cite("after-close.orphan-holder");
-  EXPECT_TRUE(holder->orphan()) << holder->ToString() << " " << holding;
+  // tcp_close() -> tcp_send_fin(): the FIN leaves at once unless unsent
+  // data is queued before it.
+  EXPECT_WITNESS("wire: close emits",
+                 c.holder == Holder::kFinWait1Orphan ? "-" : "FIN",
+                 wire.CloserEmitted(Phase::kClose), holding);
+  EXPECT_WITNESS(absl::StrCat("sock_diag: orphan (", holder->ToString(), ")"),
+                 true, holder->orphan(), holding);
   if (holding_timer != 0) {
-    EXPECT_EQ(holder->timer, holding_timer)
-        << "which socket holds FIN_WAIT2: " << holder->ToString() << " "
-        << holding;
+    EXPECT_WITNESS("sock_diag: holder's timer", holding_timer, holder->timer,
+                   holding);
   }
   absl::StatusOr<int> peer_state = TcpState(peer);
-  ASSERT_TRUE(peer_state.ok());
-  EXPECT_EQ(TcpStateName(*peer_state),
-            peer_established ? "ESTABLISHED" : "CLOSE_WAIT");
+  ASSERT_TRUE(peer_state.ok()) << peer_state.status();
+  EXPECT_WITNESS("TCP_INFO: peer state",
+                 peer_established ? "ESTABLISHED" : "CLOSE_WAIT",
+                 TcpStateName(*peer_state), holding);
 
   // After: the peer sends data nobody can read.
   absl::StatusOr<MibSnapshot> before = ReadTcpMib();
@@ -179,7 +188,8 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
       Cite(aborted_on_data ? "after-close.orphan-abort-on-data"
                            : "after-close.timewait-rst");
   // Wire: one RST, its sequence number from the data segment's ACK field.
-  EXPECT_EQ(wire.CloserEmitted(Phase::kAfter), "RST") << rule;
+  EXPECT_WITNESS("wire: after emits", "RST", wire.CloserEmitted(Phase::kAfter),
+                 rule);
   const Segment* data = nullptr;
   const Segment* rst = nullptr;
   for (const Segment& s : wire.segments()) {
@@ -189,16 +199,17 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   }
   ASSERT_NE(data, nullptr) << "the peer's 10 bytes were not captured";
   ASSERT_NE(rst, nullptr);
-  EXPECT_EQ(rst->seq, data->ack) << Cite("reset.seq-from-ack");
-  EXPECT_FALSE(rst->has(TH_ACK))
-      << FlagNames(rst->flags) << " " << Cite("reset.seq-from-ack");
+  EXPECT_WITNESS("wire: RST seq = the data's ACK", data->ack, rst->seq,
+                 Cite("reset.seq-from-ack"));
+  EXPECT_WITNESS("wire: RST flags", "RST", FlagNames(rst->flags),
+                 Cite("reset.seq-from-ack"));
 
   // Counters.
-  EXPECT_EQ(TeardownDeltaToString(*after, *before),
-            aborted_on_data ? "EstabResets+1 OutRsts+1 TCPAbortOnData+1"
-                            : "EstabResets+1 OutRsts+1")
-      << "EstabResets: the peer leaves "
-      << (peer_established ? "ESTABLISHED " : "CLOSE_WAIT ") << rule;
+  // EstabResets: the peer leaves ESTABLISHED or CLOSE_WAIT.
+  EXPECT_WITNESS("counters: after",
+                 aborted_on_data ? "EstabResets+1 OutRsts+1 TCPAbortOnData+1"
+                                 : "EstabResets+1 OutRsts+1",
+                 TeardownDeltaToString(*after, *before), rule);
 
   // Socket states: nothing of the connection is left anywhere.
   absl::StatusOr<std::vector<DiagSocket>> left =
@@ -206,16 +217,19 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   ASSERT_TRUE(left.ok());
   std::string remaining;
   for (const DiagSocket& s : *left) absl::StrAppend(&remaining, s.ToString());
-  EXPECT_EQ(remaining, "") << rule;
+  EXPECT_WITNESS("sock_diag: sockets left", "", remaining, rule);
 
   // The kernel's reason.
   if (std::optional<std::vector<ResetEvent>> events =
           PinnedResets(connection)) {
-    ASSERT_EQ(events->size(), 1u);
-    EXPECT_EQ(events->front().reason,
-              aborted_on_data ? "TCP_ABORT_ON_DATA" : "TCP_TIMEWAIT_SOCKET")
-        << events->front().ToString() << " " << rule;
-    EXPECT_EQ(events->front().sport, pair.closer_port);
+    EXPECT_WITNESS(
+        "reset reason",
+        aborted_on_data ? "TCP_ABORT_ON_DATA" : "TCP_TIMEWAIT_SOCKET",
+        ResetReasons(*events), rule);
+    if (!events->empty()) {
+      EXPECT_WITNESS("reset reason: from port", pair.closer_port,
+                     events->front().sport, rule);
+    }
   }
 
   // The peer's view: readiness first (both APIs), then the pending error,
@@ -224,14 +238,16 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   absl::StatusOr<std::string> epolled = EpollEvents(peer);
   ASSERT_TRUE(polled.ok() && epolled.ok());
   const std::string peer_rule = Cite("reset.peer-error");
-  EXPECT_EQ(*polled, "IN,OUT,ERR,HUP,RDHUP") << peer_rule;
-  EXPECT_EQ(*epolled, *polled) << peer_rule;
+  EXPECT_WITNESS("peer: poll", "IN,OUT,ERR,HUP,RDHUP", *polled, peer_rule);
+  EXPECT_WITNESS("peer: epoll", *polled, *epolled, peer_rule);
   absl::StatusOr<std::string> error = TakeSocketError(peer);
-  ASSERT_TRUE(error.ok());
-  EXPECT_EQ(*error, peer_established ? "ECONNRESET" : "EPIPE") << peer_rule;
+  ASSERT_TRUE(error.ok()) << error.status();
+  EXPECT_WITNESS("peer: SO_ERROR", peer_established ? "ECONNRESET" : "EPIPE",
+                 *error, peer_rule);
   absl::StatusOr<int> peer_final = TcpState(peer);
-  ASSERT_TRUE(peer_final.ok());
-  EXPECT_EQ(TcpStateName(*peer_final), "CLOSE") << peer_rule;
+  ASSERT_TRUE(peer_final.ok()) << peer_final.status();
+  EXPECT_WITNESS("TCP_INFO: peer state", "CLOSE", TcpStateName(*peer_final),
+                 peer_rule);
 }
 
 std::vector<Case> AllCases() {

@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/harness/teardown_test.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
@@ -15,6 +16,11 @@ using ::testing::Field;
 
 class FaultInjectionTest : public TeardownTest,
                            public ::testing::WithParamInterface<Scenario> {};
+TCPSEM_DECLARE_WITNESSES(FaultInjectionTest, {{Witness::kWire, kAsked},
+                                              {Witness::kPeerApi, kAsked},
+                                              {Witness::kCounters, kAsked},
+                                              {Witness::kSockDiag, kAsked},
+                                              {Witness::kResetReason, kAsked}});
 
 TEST_P(FaultInjectionTest, DrainBeforeCloseIsCaught) {
   RequireFamily(GetParam().family);
@@ -39,6 +45,19 @@ TEST_P(FaultInjectionTest, DrainBeforeCloseIsCaught) {
                              Field(&Mismatch::observed, "EOF"))));
   EXPECT_THAT(result->mismatches,
               Contains(Field(&Mismatch::witness, witness::kCountersClose)));
+  // A FIN leaves the closer behind as an orphan, where a RST leaves none.
+  EXPECT_THAT(
+      result->mismatches,
+      Contains(AllOf(Field(&Mismatch::witness, witness::kCloserAfterClose),
+                     Field(&Mismatch::expected, "gone"))));
+  if (result->observation.resets.has_value() &&
+      result->expected.count(witness::kResetReasons) > 0) {
+    EXPECT_THAT(result->mismatches,
+                Contains(Field(&Mismatch::witness, witness::kResetReasons)));
+  } else {
+    RecordProperty("witness.reset_reason",
+                   "n/a: reasons not pinned or unavailable on this kernel");
+  }
 }
 
 std::vector<Scenario> RstCells() {

@@ -20,7 +20,9 @@
 #include "fixtures/witnesses/mib_counters.h"
 #include "fixtures/staging/observation.h"
 #include "gtest/gtest.h"
+#include "tests/harness/expect_witness.h"
 #include "tests/harness/teardown_test.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
@@ -60,6 +62,11 @@ void PrintTo(const Case& c, std::ostream* os) {
 
 class LastReferenceTest : public TeardownTest,
                           public ::testing::WithParamInterface<Case> {};
+TCPSEM_DECLARE_WITNESSES(LastReferenceTest, {{Witness::kWire, kAsked},
+                                             {Witness::kPeerApi, kAsked},
+                                             {Witness::kCounters, kAsked},
+                                             {Witness::kSockDiag, kAsked},
+                                             {Witness::kResetReason, kAsked}});
 
 TEST_P(LastReferenceTest, OnlyTheLastReferenceTearsDown) {
   const Case c = GetParam();
@@ -136,27 +143,34 @@ TEST_P(LastReferenceTest, OnlyTheLastReferenceTearsDown) {
   }
   ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
-  ASSERT_TRUE(after.ok());
+  ASSERT_TRUE(after.ok()) << after.status();
   MibDelta moved = Subtract(*after, *before);
   Observation o;
   o.segments = wire.segments();
 
-  EXPECT_EQ(o.CloserEmitted(Phase::kShutdown), "-")
-      << Cite("lastref.only-last-closes");
+  EXPECT_WITNESS("wire: first close emits", "-",
+                 o.CloserEmitted(Phase::kShutdown),
+                 Cite("lastref.only-last-closes"));
   const std::string rule = Cite("lastref.exit-and-kill-are-close");
-  if (c.unread) {
-    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "RST") << rule;
-    EXPECT_EQ(moved["TCPAbortOnClose"], 1) << rule;
-  } else {
-    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "FIN") << rule;
-    EXPECT_EQ(moved["TCPAbortOnClose"], 0) << rule;
-  }
+  EXPECT_WITNESS("wire: last close emits", c.unread ? "RST" : "FIN",
+                 o.CloserEmitted(Phase::kClose), rule);
+  EXPECT_WITNESS("counters: TCPAbortOnClose", c.unread ? 1 : 0,
+                 moved["TCPAbortOnClose"], rule);
+  EXPECT_WITNESS("sock_diag: closer once acked",
+                 c.unread ? "gone" : "FIN_WAIT2",
+                 CloserStateOnceAcked(connection), rule);
+  // The peer: poll (consumes nothing), recv to the end (consumes a pending
+  // error), then SO_ERROR (which recv() has cleared).
+  PeerApi& peer = *connection.peer;
+  peer.Poll();
+  EXPECT_WITNESS("peer: recv", c.unread ? "ECONNRESET" : "EOF",
+                 peer.RecvToEnd().back(), rule);
+  EXPECT_WITNESS("peer: SO_ERROR after recv", "0", peer.SocketError(), rule);
+  RecordProperty("peer_calls", peer.ToString());
   if (std::optional<std::vector<ResetEvent>> events =
           PinnedResets(connection)) {
-    ASSERT_EQ(events->size(), c.unread ? 1u : 0u) << rule;
-    if (c.unread) {
-      EXPECT_EQ(events->front().reason, "TCP_ABORT_ON_CLOSE") << rule;
-    }
+    EXPECT_WITNESS("reset reason", c.unread ? "TCP_ABORT_ON_CLOSE" : "",
+                   ResetReasons(*events), rule);
   }
 }
 

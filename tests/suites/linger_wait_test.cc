@@ -21,7 +21,9 @@
 #include "fixtures/witnesses/sock_diag.h"
 #include "fixtures/witnesses/tcp_state.h"
 #include "gtest/gtest.h"
+#include "tests/harness/expect_witness.h"
 #include "tests/harness/teardown_test.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
@@ -45,6 +47,11 @@ void PrintTo(const Case& c, std::ostream* os) { *os << CaseName(c); }
 
 class LingerWaitTest : public TeardownTest,
                        public ::testing::WithParamInterface<Case> {};
+TCPSEM_DECLARE_WITNESSES(LingerWaitTest, {{Witness::kWire, kAsked},
+                                          {Witness::kPeerApi, kAsked},
+                                          {Witness::kCounters, kAsked},
+                                          {Witness::kSockDiag, kAsked},
+                                          {Witness::kResetReason, kAsked}});
 
 TEST_P(LingerWaitTest, CloseWaitsForTheFinOrTheTimeout) {
   const Case c = GetParam();
@@ -105,10 +112,10 @@ TEST_P(LingerWaitTest, CloseWaitsForTheFinOrTheTimeout) {
   const std::string rule =
       Cite(c.peer_window_closed ? "linger.timeout-leaves-orphan"
                                 : "linger.returns-on-fin-ack");
-  EXPECT_EQ(moved["TCPAbortOnClose"] + moved["TCPAbortOnData"] +
-                moved["TCPAbortOnLinger"],
-            0)
-      << rule;
+  EXPECT_WITNESS("counters: TCPAbortOn{Close,Data,Linger}", 0,
+                 moved["TCPAbortOnClose"] + moved["TCPAbortOnData"] +
+                     moved["TCPAbortOnLinger"],
+                 rule);
   if (c.peer_window_closed) {
     // The whole linger time, then an orphan in FIN_WAIT1 with the data; the
     // FIN never left (it waits behind the data the zero window holds).
@@ -116,13 +123,23 @@ TEST_P(LingerWaitTest, CloseWaitsForTheFinOrTheTimeout) {
         << rule;
     EXPECT_LT(took, absl::Seconds(kLingerSeconds) + absl::Milliseconds(500))
         << rule;
-    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "-") << rule;
-    EXPECT_EQ(closer_state, "FIN_WAIT1") << rule;
   } else {
     // Back as soon as the FIN is acknowledged: well under the linger time.
     EXPECT_LT(took, absl::Milliseconds(500)) << rule;
-    EXPECT_EQ(o.CloserEmitted(Phase::kClose), "FIN") << rule;
-    EXPECT_EQ(closer_state, "FIN_WAIT2") << rule;
+  }
+  EXPECT_WITNESS("wire: close emits", c.peer_window_closed ? "-" : "FIN",
+                 o.CloserEmitted(Phase::kClose), rule);
+  EXPECT_WITNESS("sock_diag: closer after close",
+                 c.peer_window_closed ? "FIN_WAIT1" : "FIN_WAIT2", closer_state,
+                 rule);
+  // The peer holds the closer's data unread on purpose; poll() consumes
+  // nothing: readable, and the FIN seen only where it left (RDHUP).
+  EXPECT_WITNESS("peer: poll", c.peer_window_closed ? "IN,OUT" : "IN,OUT,RDHUP",
+                 connection.peer->Poll(), rule);
+  // Lingering never resets: no RST at all.
+  if (std::optional<std::vector<ResetEvent>> events =
+          PinnedResets(connection)) {
+    EXPECT_WITNESS("reset reason", "", ResetReasons(*events), rule);
   }
 }
 

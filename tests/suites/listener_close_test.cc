@@ -16,7 +16,9 @@
 #include "fixtures/witnesses/tcp_state.h"
 #include "fixtures/witnesses/wire_capture.h"
 #include "gtest/gtest.h"
+#include "tests/harness/expect_witness.h"
 #include "tests/harness/teardown_test.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
@@ -27,6 +29,11 @@ constexpr int kBytes = 10;
 
 class ListenerCloseTest : public TeardownTest,
                           public ::testing::WithParamInterface<Family> {};
+TCPSEM_DECLARE_WITNESSES(ListenerCloseTest, {{Witness::kWire, kAsked},
+                                             {Witness::kPeerApi, kAsked},
+                                             {Witness::kCounters, kAsked},
+                                             {Witness::kSockDiag, kAsked},
+                                             {Witness::kResetReason, kAsked}});
 
 TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
   RequireFamily(GetParam());
@@ -78,26 +85,29 @@ TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
                    s.direction == Direction::kToPeer && s.has(TH_RST);
   }
   const std::string rule = Cite("listener.queued-children-reset");
-  EXPECT_EQ(sent_resets, kQueued) << "one RST per queued connection " << rule;
-  EXPECT_EQ(moved["OutRsts"], kQueued) << rule;
+  EXPECT_WITNESS("wire: RSTs at close (one per child)", kQueued, sent_resets,
+                 rule);
+  EXPECT_WITNESS("counters: OutRsts", kQueued, moved["OutRsts"], rule);
   // Both ends of each leave ESTABLISHED; and these resets come from
   // tcp_disconnect(), not __tcp_close(): TCPAbortOnClose does not count them.
-  EXPECT_EQ(moved["EstabResets"], 2 * kQueued) << rule;
-  EXPECT_EQ(moved["TCPAbortOnClose"], 0) << rule;
+  EXPECT_WITNESS("counters: EstabResets", 2 * kQueued, moved["EstabResets"],
+                 rule);
+  EXPECT_WITNESS("counters: TCPAbortOnClose", 0, moved["TCPAbortOnClose"],
+                 rule);
   RecordProperty("counters_at_close", DeltaToString(moved));
   absl::StatusOr<std::vector<DiagSocket>> left = ListTcpSocketsOnPort(port);
   ASSERT_TRUE(left.ok());
-  EXPECT_TRUE(left->empty()) << "sockets left: " << left->size() << " " << rule;
+  EXPECT_WITNESS("sock_diag: sockets left", 0, left->size(), rule);
   for (UniqueFd& peer : peers) {
-    char byte;
-    EXPECT_EQ(::recv(peer.get(), &byte, 1, 0), -1) << rule;
-    EXPECT_EQ(errno, ECONNRESET) << rule;
+    PeerApi api(peer.get(), kDeadline);
+    EXPECT_WITNESS("peer: recv", "ECONNRESET", api.Recv(), rule);
+    RecordProperty("peer_calls", api.ToString());
   }
   if (std::optional<std::vector<ResetEvent>> events = PinnedResets(witnesses)) {
     std::vector<std::string> reasons;
     for (const ResetEvent& e : *events) reasons.push_back(e.reason);
-    EXPECT_EQ(absl::StrJoin(reasons, ","), "TCP_STATE,TCP_STATE,TCP_STATE")
-        << rule;
+    EXPECT_WITNESS("reset reason", "TCP_STATE,TCP_STATE,TCP_STATE",
+                   absl::StrJoin(reasons, ","), rule);
   }
 }
 

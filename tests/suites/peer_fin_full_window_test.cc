@@ -59,6 +59,7 @@
 #include "fixtures/witnesses/wire_capture.h"
 #include "gtest/gtest.h"
 #include "tests/harness/teardown_test.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
@@ -894,6 +895,12 @@ class PeerFinFullWindowTest : public TeardownTest,
   int closer_ = -1;
   int peer_ = -1;
 };
+TCPSEM_DECLARE_WITNESSES(PeerFinFullWindowTest,
+                         {{Witness::kWire, kAsked},
+                          {Witness::kPeerApi, kAsked},
+                          {Witness::kCounters, kAsked},
+                          {Witness::kSockDiag, kAsked},
+                          {Witness::kResetReason, kAsked}});
 
 TEST_P(PeerFinFullWindowTest, PeerFin) {
   switch (GetParam().staging) {

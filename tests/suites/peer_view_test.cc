@@ -19,15 +19,21 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <optional>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "fixtures/base/errno_status.h"
 #include "fixtures/base/wait_until.h"
 #include "fixtures/rules/scenario_rules.h"
 #include "fixtures/staging/socket_pair.h"
+#include "fixtures/witnesses/mib_counters.h"
 #include "fixtures/witnesses/poll_view.h"
 #include "fixtures/witnesses/wire_capture.h"
 #include "gtest/gtest.h"
+#include "tests/harness/expect_witness.h"
 #include "tests/harness/teardown_test.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
@@ -76,8 +82,30 @@ std::string RecvOnce(int fd) {
   return ErrnoName(errno);
 }
 
+// Whether the peer acknowledged the closer's FIN in a segment of its own
+// before its data (else the data carried that ACK).
+bool FinAckedBeforeData(const std::vector<Segment>& segments) {
+  std::optional<uint32_t> fin_end;
+  for (const Segment& s : segments) {
+    if (s.direction == Direction::kToPeer && s.has(TH_FIN)) {
+      fin_end = s.seq + s.length + 1;
+    }
+    if (!fin_end.has_value() || s.direction != Direction::kToCloser ||
+        !s.has(TH_ACK) || static_cast<int32_t>(s.ack - *fin_end) < 0) {
+      continue;
+    }
+    return s.length == 0;  // the first segment acknowledging the FIN
+  }
+  return false;
+}
+
 class PeerViewTest : public TeardownTest,
                      public ::testing::WithParamInterface<Case> {};
+TCPSEM_DECLARE_WITNESSES(PeerViewTest, {{Witness::kWire, kAsked},
+                                        {Witness::kPeerApi, kAsked},
+                                        {Witness::kCounters, kAsked},
+                                        {Witness::kSockDiag, kAsked},
+                                        {Witness::kResetReason, kAsked}});
 
 TEST_P(PeerViewTest, WhatThePeerIsTold) {
   const Case c = GetParam();
@@ -102,6 +130,8 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
     ASSERT_TRUE(queued.ok()) << queued;
   }
   ASSERT_TRUE(wire.Sync(Phase::kSetup, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> before = ReadTcpMib();
+  ASSERT_TRUE(before.ok()) << before.status();
   ::close(connection.pair.closer.release());
   absl::StatusOr<bool> ended =
       closer_sent(Phase::kClose, c.ending == Ending::kRst ? TH_RST : TH_FIN);
@@ -114,6 +144,10 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
   }
   // The peer's TCP has processed everything the closer sent.
   ASSERT_TRUE(wire.Sync(Phase::kAfter, kDeadline).ok());
+  absl::StatusOr<MibSnapshot> after = ReadTcpMib();
+  ASSERT_TRUE(after.ok()) << after.status();
+  MibDelta moved = Subtract(*after, *before);
+  const std::string closer_state = CloserStateOnceAcked(connection);
 
   absl::StatusOr<std::string> polled = PollEvents(peer);
   absl::StatusOr<std::string> epolled = EpollEvents(peer);
@@ -135,6 +169,34 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
       << Cite("peer-view.readiness") << "\n"
       << Cite(c.ending == Ending::kFinThenRst ? "peer-view.eof-after-fin"
                                               : "peer-view.error-read-once");
+  // The other witnesses of the same ending: the RST of close() with unread
+  // data, the FIN of a clean close, the RST for data after a FIN. Which
+  // socket answered the data depends on whether the peer's delayed ACK of
+  // the FIN left before the data (the closer in FIN_WAIT2, a timewait
+  // socket) or rode on it (an orphan in FIN_WAIT1); the wire tells.
+  const bool orphan_answered =
+      c.ending == Ending::kFinThenRst && !FinAckedBeforeData(wire.segments());
+  const std::string rule =
+      Cite(c.ending == Ending::kRst   ? "unread.sequence-space"
+           : c.ending == Ending::kFin ? "unread.fin-is-not-data"
+           : orphan_answered          ? "after-close.orphan-abort-on-data"
+                                      : "after-close.timewait-rst");
+  EXPECT_WITNESS("counters: TCPAbortOnClose", c.ending == Ending::kRst ? 1 : 0,
+                 moved["TCPAbortOnClose"], rule);
+  EXPECT_WITNESS("counters: TCPAbortOnData", orphan_answered ? 1 : 0,
+                 moved["TCPAbortOnData"], rule);
+  EXPECT_WITNESS("sock_diag: closer once acked",
+                 c.ending == Ending::kFin ? "FIN_WAIT2" : "gone", closer_state,
+                 rule);
+  if (std::optional<std::vector<ResetEvent>> events =
+          PinnedResets(connection)) {
+    EXPECT_WITNESS("reset reason",
+                   c.ending == Ending::kRst   ? "TCP_ABORT_ON_CLOSE"
+                   : c.ending == Ending::kFin ? ""
+                   : orphan_answered          ? "TCP_ABORT_ON_DATA"
+                                              : "TCP_TIMEWAIT_SOCKET",
+                   ResetReasons(*events), rule);
+  }
 }
 
 std::vector<Case> AllCases() {

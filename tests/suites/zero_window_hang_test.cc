@@ -10,7 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "fixtures/base/errno_status.h"
 #include "fixtures/base/wait_until.h"
+#include "fixtures/reports/failure_report.h"
 #include "fixtures/rules/scenario_rules.h"
 #include "fixtures/staging/blocked_writer.h"
 #include "fixtures/staging/socket_pair.h"
@@ -21,13 +23,16 @@
 #include "fixtures/witnesses/wire_capture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/harness/expect_witness.h"
 #include "tests/harness/teardown_test.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::Contains;
-using ::testing::HasSubstr;
+using ::testing::Field;
 using ::testing::IsEmpty;
 using ::testing::MatchesRegex;
 
@@ -77,25 +82,26 @@ class ZeroWindowHangTest : public TeardownTest,
 
   // Closes the closing side (after draining everything, when asked: the
   // self-test's fault) and returns how the outcome deviates from RFC 2525
-  // 2.17's, one line per witness; empty when it agrees.
-  std::vector<std::string> CloseAndJudge(bool drain_first) {
-    std::vector<std::string> deviations;
+  // 2.17's, one row per witness (WitnessTable()); empty when it agrees.
+  std::vector<Mismatch> CloseAndJudge(bool drain_first) {
+    std::vector<Mismatch> deviations;
     auto expect = [&](const std::string& witness, const std::string& expected,
                       const std::string& observed) {
       if (observed != expected) {
-        deviations.push_back(absl::StrCat(witness, ": expected ", expected,
-                                          ", observed ", observed));
+        deviations.push_back(
+            {witness, expected, observed, "hang.unread-rst-wakes-writer"});
       }
     };
     if (drain_first) DrainEverything();
     absl::StatusOr<int> unread = BytesInReceiveQueue(pair_.closer.get());
     absl::StatusOr<MibSnapshot> before = ReadTcpMib();
-    if (!unread.ok() || !before.ok()) return {"staging: cannot read state"};
+    if (!unread.ok() || !before.ok()) {
+      return {{"staging", "state read", "cannot read state", "-"}};
+    }
     const absl::Time closed_at = absl::Now();
     ::close(pair_.closer.release());
     if (!writer_->WaitUntilReturned(kDeadline).ok()) {
-      deviations.push_back(
-          "blocked send(): still hung: the close did not reset");
+      expect("peer: blocked send()", "returns", "still hung");
       writer_->RequestStop();
       ::shutdown(pair_.peer.get(), SHUT_RDWR);  // let the thread end
       return deviations;
@@ -106,7 +112,7 @@ class ZeroWindowHangTest : public TeardownTest,
     absl::StatusOr<int> peer_state = TcpState(pair_.peer.get());
     if (!wire_->Sync(Phase::kClose, kDeadline).ok() || !after.ok() ||
         !left.ok() || !peer_state.ok()) {
-      return {"staging: cannot observe the close"};
+      return {{"staging", "observed", "cannot observe the close", "-"}};
     }
     RecordProperty("blocked_send_woke_after_us",
                    absl::StrCat(absl::ToInt64Microseconds(woke_after)));
@@ -121,14 +127,13 @@ class ZeroWindowHangTest : public TeardownTest,
            TeardownDeltaToString(*after, *before));
     // tcp_reset() sets ECONNRESET (peer ESTABLISHED); the blocked send()
     // reports it, or the bytes it had queued first (tcp_sendmsg_locked()).
-    if (!::testing::Matches(MatchesRegex("([0-9]+ bytes, then )?ECONNRESET"))(
-            writer_->result())) {
-      deviations.push_back(absl::StrCat(
-          "blocked send(): expected ECONNRESET, observed ", writer_->result()));
+    constexpr char kWoken[] = "([0-9]+ bytes, then )?ECONNRESET";
+    if (!::testing::Matches(MatchesRegex(kWoken))(writer_->result())) {
+      expect("peer: blocked send()", kWoken, writer_->result());
     }
     if (woke_after >= kPromptly) {
-      deviations.push_back(absl::StrCat("blocked send(): woke after ",
-                                        absl::FormatDuration(woke_after)));
+      expect("peer: blocked send() woke", "under 200ms",
+             absl::FormatDuration(woke_after));
     }
     // tcp_done() unhashes both ends: nothing of the connection is left.
     expect("sockdiag.sockets_left", "0", absl::StrCat(left->size()));
@@ -138,20 +143,29 @@ class ZeroWindowHangTest : public TeardownTest,
 
   uint16_t port_ = 0;
   std::shared_ptr<WireCapture> wire_;
-  std::unique_ptr<ResetReasonWatch> resets_;
+  std::shared_ptr<ResetReasonWatch> resets_;
   ConnectedPair pair_;
   std::unique_ptr<BlockedWriter> writer_;
 };
+TCPSEM_DECLARE_WITNESSES(ZeroWindowHangTest, {{Witness::kWire, kAsked},
+                                              {Witness::kPeerApi, kAsked},
+                                              {Witness::kCounters, kAsked},
+                                              {Witness::kSockDiag, kAsked},
+                                              {Witness::kResetReason, kAsked}});
 
 TEST_P(ZeroWindowHangTest, CloseWithUnreadDataWakesTheBlockedWriter) {
   StageBlockedPeer();
   if (IsSkipped() || HasFatalFailure()) return;
   const std::string rule = Cite("hang.unread-rst-wakes-writer");
-  EXPECT_THAT(CloseAndJudge(/*drain_first=*/false), IsEmpty()) << rule;
+  if (std::vector<Mismatch> deviations = CloseAndJudge(/*drain_first=*/false);
+      !deviations.empty()) {
+    ADD_FAILURE() << "witnesses disagree with the rule\n"
+                  << WitnessTable(deviations) << rule;
+  }
   if (std::optional<std::vector<ResetEvent>> events =
           PinnedResets(resets_.get())) {
-    ASSERT_EQ(events->size(), 1u) << rule;
-    EXPECT_EQ(events->front().reason, "TCP_ABORT_ON_CLOSE") << rule;
+    EXPECT_WITNESS("reset reason", "TCP_ABORT_ON_CLOSE", ResetReasons(*events),
+                   rule);
   }
 }
 
@@ -161,10 +175,21 @@ TEST_P(ZeroWindowHangTest, CloseWithUnreadDataWakesTheBlockedWriter) {
 TEST_P(ZeroWindowHangTest, SelfTestDrainBeforeCloseIsCaught) {
   StageBlockedPeer();
   if (IsSkipped() || HasFatalFailure()) return;
-  const std::vector<std::string> deviations =
-      CloseAndJudge(/*drain_first=*/true);
-  EXPECT_THAT(deviations, Contains(HasSubstr("wire.close: expected RST")));
-  EXPECT_THAT(deviations, Contains(HasSubstr("blocked send()")));
+  const std::vector<Mismatch> deviations = CloseAndJudge(/*drain_first=*/true);
+  auto row = [](const char* witness) {
+    return Contains(Field(&Mismatch::witness, witness));
+  };
+  EXPECT_THAT(deviations,
+              Contains(AllOf(Field(&Mismatch::witness, "wire.close"),
+                             Field(&Mismatch::expected, "RST"))));
+  EXPECT_THAT(deviations, row("peer: blocked send()"));
+  EXPECT_THAT(deviations, row("counters.close"));
+  EXPECT_THAT(deviations, row("sockdiag.sockets_left"));
+  // A drained close sends no RST, so no reason either.
+  if (std::optional<std::vector<ResetEvent>> events =
+          PinnedResets(resets_.get())) {
+    EXPECT_THAT(*events, IsEmpty());
+  }
 }
 
 TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
@@ -180,7 +205,8 @@ TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
   ::close(pair_.closer.release());
   ASSERT_TRUE(wire_->Sync(Phase::kClose, kDeadline).ok());
   const std::string rule = Cite("hang.drained-fin-then-rst");
-  EXPECT_EQ(wire_->CloserEmitted(Phase::kClose), "FIN") << rule;
+  EXPECT_WITNESS("wire: close emits", "FIN",
+                 wire_->CloserEmitted(Phase::kClose), rule);
   // Let the peer's (delayed) ACK of the FIN arrive first, so the closed side
   // is the timewait socket, not an orphan still in FIN_WAIT1 (which would
   // count the data as TCPAbortOnData): the same order the matrix stages.
@@ -198,8 +224,8 @@ TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
   char byte = 0;
   pollfd pfd = {peer, POLLRDHUP, 0};
   ASSERT_EQ(::poll(&pfd, 1, absl::ToInt64Milliseconds(kDeadline)), 1);
-  EXPECT_EQ(::recv(peer, &byte, 1, MSG_DONTWAIT), 0) << "EOF " << rule;
-  EXPECT_EQ(::send(peer, "x", 1, MSG_NOSIGNAL), 1) << rule;
+  EXPECT_WITNESS("peer: recv", 0, ::recv(peer, &byte, 1, MSG_DONTWAIT), rule);
+  EXPECT_WITNESS("peer: send", 1, ::send(peer, "x", 1, MSG_NOSIGNAL), rule);
   absl::StatusOr<bool> reset = wire_->WaitFor(
       Phase::kAfter,
       [](const Segment& s) {
@@ -207,23 +233,27 @@ TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
       },
       kDeadline);
   ASSERT_TRUE(reset.ok());
-  EXPECT_TRUE(*reset) << "the closed side never answered data with RST "
-                      << rule;
+  EXPECT_WITNESS("wire: the data drew a RST", true, *reset, rule);
   pfd = {peer, 0, 0};
   ASSERT_EQ(::poll(&pfd, 1, absl::ToInt64Milliseconds(kDeadline)), 1);
   // tcp_reset() in CLOSE_WAIT records EPIPE.
-  EXPECT_EQ(::send(peer, "x", 1, MSG_NOSIGNAL), -1) << rule;
-  EXPECT_EQ(errno, EPIPE) << rule;
+  const bool sent = ::send(peer, "x", 1, MSG_NOSIGNAL) == 1;
+  EXPECT_WITNESS("peer: send after the RST", "EPIPE",
+                 sent ? "1" : ErrnoName(errno), rule);
   ASSERT_TRUE(wire_->Sync(Phase::kAfter, kDeadline).ok());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
   ASSERT_TRUE(after.ok());
   // No abort at close (FIN); the answer to the data is counted once.
-  EXPECT_EQ(TeardownDeltaToString(*after, *before), "EstabResets+1 OutRsts+1")
-      << rule;
+  EXPECT_WITNESS("counters", "EstabResets+1 OutRsts+1",
+                 TeardownDeltaToString(*after, *before), rule);
+  // The RST ended both: nothing of the connection is left.
+  absl::StatusOr<std::vector<DiagSocket>> left = ListTcpSocketsOnPort(port_);
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_WITNESS("sock_diag: sockets left", 0, left->size(), rule);
   if (std::optional<std::vector<ResetEvent>> events =
           PinnedResets(resets_.get())) {
-    ASSERT_EQ(events->size(), 1u) << rule;
-    EXPECT_EQ(events->front().reason, "TCP_TIMEWAIT_SOCKET") << rule;
+    EXPECT_WITNESS("reset reason", "TCP_TIMEWAIT_SOCKET", ResetReasons(*events),
+                   rule);
   }
 }
 

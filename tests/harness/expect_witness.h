@@ -1,0 +1,36 @@
+// The scenario suites' expectations, failing the way the matrix does: one
+// row of the witness table (witness, expected, observed, rule) with the
+// rule cited beneath, instead of a gtest expression.
+#pragma once
+
+#include <string>
+#include <type_traits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace tcpsem {
+
+// How a value reads in the table.
+template <typename T>
+std::string WitnessText(const T& value) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return value ? "true" : "false";
+  } else {
+    return absl::StrCat(value);
+  }
+}
+
+// Adds a failure at `file`:`line` when `expected` != `observed`. `cited` is
+// Cite(id)'s text; its id fills the rule column. Returns whether they agree.
+bool ExpectWitness(absl::string_view witness, const std::string& expected,
+                   const std::string& observed, const std::string& cited,
+                   const char* file, int line);
+
+}  // namespace tcpsem
+
+// EXPECT_WITNESS("wire: close() emits", "RST", o.CloserEmitted(...), rule)
+#define EXPECT_WITNESS(witness, expected, observed, cited)                    \
+  ::tcpsem::ExpectWitness((witness), ::tcpsem::WitnessText(expected),         \
+                          ::tcpsem::WitnessText(observed), (cited), __FILE__, \
+                          __LINE__)
