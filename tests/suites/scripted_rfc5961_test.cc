@@ -8,11 +8,14 @@
 
 #include <cerrno>
 
+#include "absl/strings/str_cat.h"
+#include "fixtures/base/kernel_version.h"
 #include "fixtures/peers/scripted/handshake.h"
 #include "fixtures/peers/scripted/scripted_peer_test.h"
 #include "fixtures/peers/scripted/segment_matchers.h"
 #include "fixtures/rules/scenario_rules.h"
 #include "fixtures/staging/socket_pair.h"
+#include "fixtures/staging/stage.h"
 #include "fixtures/witnesses/mib_counters.h"
 #include "gmock/gmock.h"
 
@@ -20,6 +23,10 @@ namespace tcpsem {
 namespace {
 
 using ::testing::AllOf;
+
+// The kernels on which the answer to an ACK of unsent data was verified.
+constexpr KernelVersion kAckUnsentChallengeVerified{6, 18, 44};
+constexpr KernelVersion kAckUnsentSilentVerified{6, 12, 117};
 
 // Beyond any receive window the kernel can advertise (1 GiB).
 constexpr uint32_t kFarOutside = 1u << 30;
@@ -122,15 +129,38 @@ TEST_P(Rfc5961Test, SynDrawsChallengeAck) {
       << Cite("rfc5961.syn-challenge");
 }
 
-// 6.18.44 answers with a challenge ACK (tcp_ack(): after(ack, snd_nxt) ->
-// tcp_send_challenge_ack(), the fix of RFC 5961 5.2's upper edge, 7.1-rc1
-// and its stable backports).
-TEST_P(Rfc5961Test, AckOfUnsentDataDrawsChallengeAck) {
+// Kernels differ (verified in the kernel matrix): 6.18.44 answers with a
+// challenge ACK (tcp_ack(): after(ack, snd_nxt) -> tcp_send_challenge_ack(),
+// the fix of RFC 5961 5.2's upper edge); Debian's 6.1.192 and 6.12.117 drop
+// the segment without an answer. Kernels between those verified are
+// observed and recorded, not judged.
+TEST_P(Rfc5961Test, AckOfUnsentData) {
+  absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
+  ASSERT_TRUE(kernel.ok()) << kernel.status();
   UniqueFd fd = OpenWithUnreadData();
   if (!fd.valid()) return;
   ASSERT_THAT(peer().Inject(Seg(".").Ack(1 + 1000), "ACK of unsent data"),
               IsOk());
-  ExpectChallengeAck(fd.get(), "rfc5961.ack-unsent-challenge");
+  if (*kernel >= kAckUnsentChallengeVerified) {
+    ExpectChallengeAck(fd.get(), "rfc5961.ack-unsent-challenge");
+  } else if (*kernel <= kAckUnsentSilentVerified) {
+    EXPECT_THAT(peer().ExpectQuiet(kQuietDelayedAckScale,
+                                   "after the ACK of unsent data"),
+                IsOk())
+        << Cite("rfc5961.ack-unsent-silent");
+    EXPECT_EQ(Moved(Counters(), "TCPChallengeACK"), 0)
+        << Cite("rfc5961.ack-unsent-silent");
+    EXPECT_EQ(TcpStateNameOf(fd.get()), "ESTABLISHED")
+        << Cite("rfc5961.ack-unsent-silent");
+  } else {
+    absl::StatusOr<ExchangedSegment> answer =
+        peer().Next(kQuietDelayedAckScale);
+    RecordProperty(
+        "unpinned",
+        absl::StrCat("kernel ", kernel->ToString(),
+                     " lies between the verified kernels; answer: ",
+                     answer.ok() ? DescribeSegment(*answer) : "none"));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(ScriptedRfc5961, Rfc5961Test,
