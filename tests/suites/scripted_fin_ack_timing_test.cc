@@ -57,15 +57,15 @@ class FinAckTimingTest : public ScriptedPeerTest,
 
   // The ACK of the FIN (seq `seq`, acking `ack`) in `bucket`, then quiet.
   void ExpectFinAck(uint32_t seq, uint32_t ack, TimingBucket bucket,
-                    absl::string_view rule) {
+                    const std::string& cited) {
     EXPECT_THAT(peer().Next(kSegmentTimeout),
                 IsOkAndHolds(AllOf(Flags("."), Seq(seq), Ack(ack), Len(0),
                                    Within(bucket))))
-        << Cite(rule);
+        << cited;
     EXPECT_THAT(peer().ExpectQuiet(kQuietDelayedAckScale,
                                    "after the FIN's ACK (delayed-ACK scale)"),
                 IsOk())
-        << Cite(rule);
+        << cited;
   }
 };
 
@@ -73,14 +73,15 @@ TEST_P(FinAckTimingTest, BareFinOnFreshConnection) {
   UniqueFd fd = Open();
   if (!fd.valid()) return;
   ASSERT_THAT(peer().Inject(Seg("F."), "the FIN"), IsOk());
-  ExpectFinAck(1, 2, TimingBucket::kImmediate, "fin-ack.fresh-bare-immediate");
+  ExpectFinAck(1, 2, TimingBucket::kImmediate,
+               Cite("fin-ack.fresh-bare-immediate"));
 }
 
 TEST_P(FinAckTimingTest, FinWithDataOnFreshConnection) {
   UniqueFd fd = Open();
   if (!fd.valid()) return;
   ASSERT_THAT(peer().Inject(Seg("FP.").Data("abc"), "the data+FIN"), IsOk());
-  ExpectFinAck(1, 5, TimingBucket::kDelayedAck, "fin-ack.delayed");
+  ExpectFinAck(1, 5, TimingBucket::kDelayedAck, Cite("fin-ack.delayed"));
 }
 
 TEST_P(FinAckTimingTest, BareFinAfterExchange) {
@@ -88,7 +89,7 @@ TEST_P(FinAckTimingTest, BareFinAfterExchange) {
   if (!fd.valid()) return;
   ASSERT_NO_FATAL_FAILURE(Exchange(fd.get()));
   ASSERT_THAT(peer().Inject(Seg("F."), "the FIN"), IsOk());
-  ExpectFinAck(4, 5, TimingBucket::kDelayedAck, "fin-ack.delayed");
+  ExpectFinAck(4, 5, TimingBucket::kDelayedAck, Cite("fin-ack.delayed"));
 }
 
 TEST_P(FinAckTimingTest, FinWithDataAfterExchange) {
@@ -96,7 +97,7 @@ TEST_P(FinAckTimingTest, FinWithDataAfterExchange) {
   if (!fd.valid()) return;
   ASSERT_NO_FATAL_FAILURE(Exchange(fd.get()));
   ASSERT_THAT(peer().Inject(Seg("FP.").Data("def"), "the data+FIN"), IsOk());
-  ExpectFinAck(4, 8, TimingBucket::kDelayedAck, "fin-ack.delayed");
+  ExpectFinAck(4, 8, TimingBucket::kDelayedAck, Cite("fin-ack.delayed"));
 }
 
 INSTANTIATE_TEST_SUITE_P(ScriptedFinAckTiming, FinAckTimingTest,

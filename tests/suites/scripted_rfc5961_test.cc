@@ -64,18 +64,18 @@ class Rfc5961Test : public ScriptedPeerTest,
 
   // The challenge ACK: seq = snd_nxt, ack = rcv_nxt, at once, counted;
   // the connection stays ESTABLISHED with its data.
-  void ExpectChallengeAck(int fd, absl::string_view rule) {
+  void ExpectChallengeAck(int fd, const std::string& cited) {
     EXPECT_THAT(peer().Next(kSegmentTimeout),
                 IsOkAndHolds(AllOf(Flags("."), Seq(1), Ack(4), Len(0),
                                    Within(TimingBucket::kImmediate))))
-        << Cite(rule);
+        << cited;
     EXPECT_THAT(
         peer().ExpectQuiet(kQuietDelayedAckScale, "after the challenge ACK"),
         IsOk())
-        << Cite(rule);
+        << cited;
     EXPECT_EQ(Moved(Counters(), "TCPChallengeACK"), 1)
-        << DeltaToString(Counters()) << Cite(rule);
-    EXPECT_EQ(TcpStateNameOf(fd), "ESTABLISHED") << Cite(rule);
+        << DeltaToString(Counters()) << cited;
+    EXPECT_EQ(TcpStateNameOf(fd), "ESTABLISHED") << cited;
   }
 
   MibSnapshot before_;  // after the setup, before the segment under test
@@ -103,7 +103,7 @@ TEST_P(Rfc5961Test, RstInsideWindowDrawsChallengeAck) {
   if (!fd.valid()) return;
   ASSERT_THAT(peer().Inject(Seg("R").Seq(4 + 1000), "RST in the window"),
               IsOk());
-  ExpectChallengeAck(fd.get(), "rfc5961.rst-in-window-challenge");
+  ExpectChallengeAck(fd.get(), Cite("rfc5961.rst-in-window-challenge"));
 }
 
 TEST_P(Rfc5961Test, RstOutsideWindowIsDropped) {
@@ -124,7 +124,7 @@ TEST_P(Rfc5961Test, SynDrawsChallengeAck) {
   UniqueFd fd = OpenWithUnreadData();
   if (!fd.valid()) return;
   ASSERT_THAT(peer().Inject(Seg("S").Seq(4), "SYN"), IsOk());
-  ExpectChallengeAck(fd.get(), "rfc5961.syn-challenge");
+  ExpectChallengeAck(fd.get(), Cite("rfc5961.syn-challenge"));
   EXPECT_EQ(Moved(Counters(), "TCPSYNChallenge"), 1)
       << Cite("rfc5961.syn-challenge");
 }
@@ -142,7 +142,7 @@ TEST_P(Rfc5961Test, AckOfUnsentData) {
   ASSERT_THAT(peer().Inject(Seg(".").Ack(1 + 1000), "ACK of unsent data"),
               IsOk());
   if (*kernel >= kAckUnsentChallengeVerified) {
-    ExpectChallengeAck(fd.get(), "rfc5961.ack-unsent-challenge");
+    ExpectChallengeAck(fd.get(), Cite("rfc5961.ack-unsent-challenge"));
   } else if (*kernel <= kAckUnsentSilentVerified) {
     EXPECT_THAT(peer().ExpectQuiet(kQuietDelayedAckScale,
                                    "after the ACK of unsent data"),

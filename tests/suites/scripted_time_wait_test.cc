@@ -51,24 +51,25 @@ class TimeWaitRstTest : public ScriptedPeerTest,
 
 TEST_P(TimeWaitRstTest, RstKillsTimeWaitUnlessRfc1337) {
   if (!EnterTimeWait()) return;
-  const char* rule = GetParam().rfc1337 ? "time-wait.rfc1337-ignores-rst"
-                                        : "time-wait.rst-kills";
+  const std::string cited =
+      Cite(GetParam().rfc1337 ? "time-wait.rfc1337-ignores-rst"
+                              : "time-wait.rst-kills");
   ASSERT_THAT(peer().Inject(Seg("R").Seq(2), "the RST"), IsOk());
   EXPECT_THAT(peer().ExpectQuiet(kQuietDelayedAckScale, "after the RST"),
               IsOk())
-      << Cite(rule);
+      << cited;
   ASSERT_THAT(peer().Inject(Seg("P.").Seq(2).Ack(2).Data("x"), "the probe"),
               IsOk());
   if (GetParam().rfc1337) {
     EXPECT_THAT(peer().Next(kSegmentTimeout),
                 IsOkAndHolds(AllOf(Flags("."), Seq(2), Ack(2), Len(0),
                                    Within(TimingBucket::kImmediate))))
-        << Cite(rule);
+        << cited;
   } else {
     EXPECT_THAT(peer().Next(kSegmentTimeout),
                 IsOkAndHolds(AllOf(Flags("R"), Seq(2), Len(0),
                                    Within(TimingBucket::kImmediate))))
-        << Cite(rule);
+        << cited;
   }
 }
 

@@ -45,7 +45,7 @@ class WithheldAckTest : public ScriptedPeerTest,
   // close() with the 3 bytes unread: the RST the rule asks for, at once,
   // counted as TCPAbortOnClose; then nothing more.
   void CloseExpectingRst(UniqueFd fd, uint32_t seq, uint32_t ack,
-                         absl::string_view rule) {
+                         const std::string& cited) {
     absl::StatusOr<MibSnapshot> before = ReadTcpMib();
     ASSERT_TRUE(before.ok()) << before.status();
     peer().Stimulus("close()");
@@ -55,18 +55,18 @@ class WithheldAckTest : public ScriptedPeerTest,
     EXPECT_THAT(peer().NextSkippingRetransmissions(kSegmentTimeout),
                 IsOkAndHolds(AllOf(Flags("R."), Seq(seq), Ack(ack), Len(0),
                                    Within(TimingBucket::kImmediate))))
-        << Cite(rule);
+        << cited;
     absl::StatusOr<MibSnapshot> after = ReadTcpMib();
     ASSERT_TRUE(after.ok()) << after.status();
     const MibDelta delta = Subtract(*after, *before);
     EXPECT_EQ(delta.count("TCPAbortOnClose") ? delta.at("TCPAbortOnClose") : 0,
               1)
-        << DeltaToString(delta) << Cite(rule);
+        << DeltaToString(delta) << cited;
     // The socket is gone: nothing can answer a timer.
     EXPECT_THAT(peer().ExpectQuiet(kQuietDelayedAckScale,
                                    "after the RST (delayed-ACK scale)"),
                 IsOk())
-        << Cite(rule);
+        << cited;
   }
 };
 
@@ -82,7 +82,7 @@ TEST_P(WithheldAckTest, LastAckUnreadCloseResets) {
               IsOkAndHolds(AllOf(Flags("F."), Seq(1), Ack(5),
                                  Within(TimingBucket::kImmediate))));
   EXPECT_THAT(WaitForTcpState(fd.get(), "LAST_ACK", kSegmentTimeout), IsOk());
-  CloseExpectingRst(std::move(fd), 2, 5, "withheld-ack.unread-rst");
+  CloseExpectingRst(std::move(fd), 2, 5, Cite("withheld-ack.unread-rst"));
 }
 
 // FIN_WAIT1, then the remote's FIN that does not acknowledge ours: CLOSING.
@@ -97,7 +97,7 @@ TEST_P(WithheldAckTest, ClosingUnreadCloseResets) {
   EXPECT_THAT(peer().Next(kSegmentTimeout),
               IsOkAndHolds(AllOf(Flags("."), Seq(2), Ack(5))));
   EXPECT_THAT(WaitForTcpState(fd.get(), "CLOSING", kSegmentTimeout), IsOk());
-  CloseExpectingRst(std::move(fd), 2, 5, "withheld-ack.unread-rst");
+  CloseExpectingRst(std::move(fd), 2, 5, Cite("withheld-ack.unread-rst"));
 }
 
 // shutdown(SHUT_WR) and no ACK: FIN_WAIT1.
@@ -108,7 +108,7 @@ TEST_P(WithheldAckTest, FinWait1UnreadCloseResets) {
   EXPECT_THAT(peer().Next(kSegmentTimeout),
               IsOkAndHolds(AllOf(Flags("F."), Seq(1), Ack(4))));
   EXPECT_THAT(WaitForTcpState(fd.get(), "FIN_WAIT1", kSegmentTimeout), IsOk());
-  CloseExpectingRst(std::move(fd), 2, 4, "withheld-ack.unread-rst");
+  CloseExpectingRst(std::move(fd), 2, 4, Cite("withheld-ack.unread-rst"));
 }
 
 INSTANTIATE_TEST_SUITE_P(ScriptedWithheldAck, WithheldAckTest,
