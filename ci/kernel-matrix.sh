@@ -63,9 +63,10 @@ RECORD=1
 INSTALL=1
 EXTRA_MODULES=""
 # What the suite needs from the kernel: packet sockets (the wire witness),
-# IPv6 (the V6 scenarios), and sock_diag for TCP (the socket-state witness).
+# IPv6 (the V6 scenarios), sock_diag for TCP (the socket-state witness), and
+# TUN (the scripted peer; its tests skip without /dev/net/tun).
 # Network namespaces are not a module. Built-in or modular depends on the kernel.
-NEEDED_MODULES="af_packet ipv6 inet_diag tcp_diag"
+NEEDED_MODULES="af_packet ipv6 inet_diag tcp_diag tun"
 KERNELS=()
 SUITE_EXTRA=()
 
