@@ -4,7 +4,7 @@
 # Usage: layering_check.sh SOURCE_DIR
 set -eu
 cd "$1/fixtures"
-layers="base isolation config witnesses staging rules reports gtest"
+layers="base isolation config witnesses staging peers rules reports gtest"
 status=0
 rank() {
   i=0
