@@ -50,11 +50,14 @@ std::vector<std::string> DeclarationProblems(const WitnessUses& uses) {
     if (it == uses.end()) {
       problems.push_back(absl::StrCat(WitnessName(witness), ": not declared"));
     } else if (it->second != kAsked &&
-               !(absl::StartsWith(it->second, "n/a: ") &&
-                 it->second.size() > 5)) {
-      problems.push_back(absl::StrCat(WitnessName(witness), ": '", it->second,
-                                      "' is neither \"asked\" nor \"n/a: "
-                                      "<why>\""));
+               !(absl::StartsWith(it->second, kNotApplicable) &&
+                 it->second.size() > 5) &&
+               !(absl::StartsWith(it->second, kNotAskedYet) &&
+                 it->second.size() > 14)) {
+      problems.push_back(absl::StrCat(
+          WitnessName(witness), ": '", it->second,
+          "' is neither \"asked\", \"n/a: <why>\" nor \"not asked yet: "
+          "<why>\""));
     }
   }
   return problems;

@@ -1,5 +1,7 @@
 // Which witnesses each scenario suite asks. Every suite declares all five,
-// each either "asked" or "n/a: <why it cannot apply>", so a witness is never
+// each "asked", "n/a: <why it cannot apply>" or "not asked yet: <why>" (a
+// witness that could apply but the suite does not consult yet: open work,
+// shown in every test's properties, never hidden), so a witness is never
 // left out by omission: TeardownTest records the declaration as test
 // properties (witness.<name>) and fails a test whose suite declares none,
 // and WitnessRegistryTest checks every suite in the binary.
@@ -19,6 +21,8 @@ inline constexpr Witness kAllWitnesses[] = {
 std::string WitnessName(Witness witness);
 
 inline constexpr char kAsked[] = "asked";
+inline constexpr char kNotApplicable[] = "n/a: ";
+inline constexpr char kNotAskedYet[] = "not asked yet: ";
 using WitnessUses = std::map<Witness, std::string>;
 
 // Declares the uses of the suite whose fixture class is `fixture`; returns
@@ -28,7 +32,7 @@ bool DeclareWitnesses(const std::string& fixture, WitnessUses uses);
 // ("LastReference/LastReferenceTest" or "LastReferenceTest"); null if none.
 const WitnessUses* DeclaredWitnesses(const std::string& test_suite_name);
 // What is wrong with `uses`: a witness missing, or a use that is neither
-// "asked" nor "n/a: " with a reason. Empty when complete.
+// "asked", "n/a: " nor "not asked yet: " with a reason. Empty when complete.
 std::vector<std::string> DeclarationProblems(const WitnessUses& uses);
 
 }  // namespace tcpsem

@@ -19,6 +19,7 @@
 #include "fixtures/rules/scenario_rules.h"
 #include "fixtures/staging/socket_pair.h"
 #include "gmock/gmock.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
@@ -68,6 +69,21 @@ class FinAckTimingTest : public ScriptedPeerTest,
         << cited;
   }
 };
+
+// The scripted peer's suites read the wire from the TUN device (its own
+// capture); what they do not ask yet is said here, never by omission.
+TCPSEM_DECLARE_WITNESSES(
+    FinAckTimingTest,
+    {{Witness::kWire, kAsked},
+     {Witness::kPeerApi,
+      "n/a: the peer is the script; the kernel socket's calls only stage data"},
+     {Witness::kCounters,
+      "not asked yet: the ACK's timing is the witness here (open work, issue "
+      "12)"},
+     {Witness::kSockDiag,
+      "not asked yet: the state is staged by the script and checked on the "
+      "wire (open work, issue 12)"},
+     {Witness::kResetReason, "n/a: no RST is involved"}});
 
 TEST_P(FinAckTimingTest, BareFinOnFreshConnection) {
   UniqueFd fd = Open();

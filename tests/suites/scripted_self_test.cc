@@ -11,6 +11,7 @@
 #include "fixtures/staging/socket_pair.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest-spi.h"
+#include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
@@ -33,6 +34,20 @@ class ScriptedSelfTest : public ScriptedPeerTest,
 // withheld-ack.unread-rst with the fault "the staging reads the data before
 // close()": nothing is unread, so close() in FIN_WAIT1 sends no RST, and the
 // RST expectation must say so.
+// The scripted peer's suites read the wire from the TUN device (its own
+// capture); what they do not ask yet is said here, never by omission.
+TCPSEM_DECLARE_WITNESSES(
+    ScriptedSelfTest,
+    {{Witness::kWire, kAsked},
+     {Witness::kPeerApi,
+      "n/a: a self-test of the wire and timing expectations"},
+     {Witness::kCounters,
+      "n/a: a self-test of the wire and timing expectations"},
+     {Witness::kSockDiag,
+      "n/a: a self-test of the wire and timing expectations"},
+     {Witness::kResetReason,
+      "n/a: a self-test of the wire and timing expectations"}});
+
 TEST_P(ScriptedSelfTest, RstExpectationReportsDataReadFirst) {
   UniqueFd fd = Open();
   if (!fd.valid()) return;
