@@ -31,10 +31,8 @@ class FinAckTimingTest : public ScriptedPeerTest,
  protected:
   UniqueFd Open() {
     if (!StartPeer(GetParam())) return UniqueFd();
-    absl::StatusOr<UniqueFd> fd =
-        PassiveOpen(peer(), kKernelPort, kSegmentTimeout);
-    EXPECT_TRUE(fd.ok()) << fd.status();
-    return fd.ok() ? *std::move(fd) : UniqueFd();
+    UniqueFd fd = AcceptFromScript();
+    return fd;
   }
 
   // One request/response: the remote sends 3 bytes (ACKed at once: the

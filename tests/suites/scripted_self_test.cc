@@ -24,10 +24,8 @@ class ScriptedSelfTest : public ScriptedPeerTest,
  protected:
   UniqueFd Open() {
     if (!StartPeer(GetParam())) return UniqueFd();
-    absl::StatusOr<UniqueFd> fd =
-        PassiveOpen(peer(), kKernelPort, kSegmentTimeout);
-    EXPECT_TRUE(fd.ok()) << fd.status();
-    return fd.ok() ? *std::move(fd) : UniqueFd();
+    UniqueFd fd = AcceptFromScript();
+    return fd;
   }
 };
 

@@ -34,12 +34,10 @@ class TimeWaitRstTest : public ScriptedPeerTest,
     if (!StartPeer(GetParam().family)) return false;
     SetIpv4Sysctl("tcp_rfc1337", GetParam().rfc1337 ? "1" : "0");
     if (HasFatalFailure()) return false;
-    absl::StatusOr<UniqueFd> fd =
-        PassiveOpen(peer(), kKernelPort, kSegmentTimeout);
-    EXPECT_TRUE(fd.ok()) << fd.status();
-    if (!fd.ok()) return false;
+    UniqueFd fd = AcceptFromScript();
+    if (!fd.valid()) return false;
     peer().Stimulus("close()");
-    fd->reset();
+    fd.reset();
     EXPECT_THAT(peer().Next(kSegmentTimeout),
                 IsOkAndHolds(AllOf(Flags("F."), Seq(1), Ack(1))));
     EXPECT_THAT(peer().Inject(Seg(".").Ack(2), "the ACK of the FIN"), IsOk());

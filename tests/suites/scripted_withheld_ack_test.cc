@@ -27,15 +27,13 @@ class WithheldAckTest : public ScriptedPeerTest,
   // application never reads.
   UniqueFd OpenWithUnreadData() {
     if (!StartPeer(GetParam())) return UniqueFd();
-    absl::StatusOr<UniqueFd> fd =
-        PassiveOpen(peer(), kKernelPort, kSegmentTimeout);
-    EXPECT_TRUE(fd.ok()) << fd.status();
-    if (!fd.ok()) return UniqueFd();
+    UniqueFd fd = AcceptFromScript();
+    if (!fd.valid()) return UniqueFd();
     EXPECT_THAT(peer().Inject(Seg("P.").Data("abc"), "data"), IsOk());
     EXPECT_THAT(peer().Next(kSegmentTimeout),
                 IsOkAndHolds(AllOf(Flags("."), Seq(1), Ack(4))));
-    EXPECT_THAT(WaitForReceiveQueue(fd->get(), 3, kSegmentTimeout), IsOk());
-    return *std::move(fd);
+    EXPECT_THAT(WaitForReceiveQueue(fd.get(), 3, kSegmentTimeout), IsOk());
+    return fd;
   }
 
   void ShutdownWrite(int fd) {
