@@ -1,11 +1,14 @@
 #include "fixtures/reports/record_diff.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "fixtures/base/text_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/harness/status_matchers.h"
@@ -176,12 +179,11 @@ TEST(RecordReader, RejectsMissingFile) {
 }
 
 TEST(RecordReader, ReadsAFile) {
-  std::string path =
-      absl::StrCat(::testing::TempDir(), "/record_diff_test.json");
-  {
-    std::ofstream out(path);
-    out << RecordText("FIN");
-  }
+  // In the working directory (ctest's: the build tree), never a shared
+  // /tmp, where another user could plant a link at a fixed name.
+  const std::string path =
+      absl::StrCat("record_diff_test.", ::getpid(), ".json");
+  ASSERT_OK(WriteTextFile(path, RecordText("FIN"), WriteMode::kReplace));
   absl::StatusOr<Record> r = ReadRecordFile(path);
   ASSERT_OK(r);
   EXPECT_EQ(r->source, path);
