@@ -529,8 +529,8 @@ log "accelerator: $ACCEL"
 # --------------------------------------------------------------- run -------
 SUITE_ARGS=()
 # Without the watchdog, gtest's JSON is the result (with it, results.json).
-[[ -n $RUNNER ]] || SUITE_ARGS+=("--gtest_output=json:/tmp/gtest.json")
-((RECORD)) && SUITE_ARGS+=("--tcpsem_record=/tmp/record.json")
+[[ -n $RUNNER ]] || SUITE_ARGS+=("--gtest_output=json:/run/tcpsem-guest/gtest.json")
+((RECORD)) && SUITE_ARGS+=("--tcpsem_record=/run/tcpsem-guest/record.json")
 [[ -n $FILTER ]] && SUITE_ARGS+=("--gtest_filter=$FILTER")
 SUITE_ARGS+=("${SUITE_EXTRA[@]}")
 # The suite gets 45 s less than the guest, so that a suite that hangs with the

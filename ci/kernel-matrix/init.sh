@@ -22,6 +22,9 @@ umask 022
 /bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /tmp /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+# The run's own files live where only root can write, never in /tmp.
+WORK=/run/tcpsem-guest
+mkdir -p -m 0700 "$WORK"
 
 # Everything from here is also logged on the console (ttyS0).
 exec </dev/null >/dev/ttyS0 2>&1
@@ -30,7 +33,7 @@ BOOT_UPTIME=$(cut -d' ' -f1 /proc/uptime)
 echo "tcpsem-init: reached /init at uptime ${BOOT_UPTIME}s, kernel $(uname -r)"
 
 RESULTS=/dev/ttyS1
-META=/tmp/meta.txt
+META=$WORK/meta.txt
 : > "$META"
 meta() { echo "$1=$2" >> "$META"; }
 
@@ -49,15 +52,15 @@ finish() {  # send everything there is, then power off
   meta end_uptime "$(cut -d' ' -f1 /proc/uptime)"
   stty -F "$RESULTS" raw -echo 2>/dev/null
   send_file meta.txt "$META"
-  send_file suite.log /tmp/suite.log
-  send_file gtest.json /tmp/gtest.json
-  send_file record.json /tmp/record.json
+  send_file suite.log $WORK/suite.log
+  send_file gtest.json $WORK/gtest.json
+  send_file record.json $WORK/record.json
   # The watchdog's files (tools/tcpsem_run): every test's result, the
   # journal of what finished, and the list of what was to run.
-  send_file results.json /tmp/run/results.json
-  send_file journal.jsonl /tmp/run/journal.jsonl
-  send_file tests.txt /tmp/run/tests.txt
-  send_file modules.log /tmp/modules.log
+  send_file results.json $WORK/run/results.json
+  send_file journal.jsonl $WORK/run/journal.jsonl
+  send_file tests.txt $WORK/run/tests.txt
+  send_file modules.log $WORK/modules.log
   # Closing the tty waits until its output has drained.
   echo "TCPSEM-DONE" > "$RESULTS"
   sleep 0.3
@@ -89,24 +92,24 @@ else
 fi
 
 # Modules, in the order the host's modprobe --show-depends gave.
-: > /tmp/modules.log
+: > $WORK/modules.log
 loaded=""
 if [ -f /etc/tcpsem/modules ]; then
   while read -r kind arg; do
     case "$kind" in
-      builtin) echo "builtin $arg" >> /tmp/modules.log ;;
+      builtin) echo "builtin $arg" >> $WORK/modules.log ;;
       insmod)
-        if insmod "/lib/modules/$arg" >> /tmp/modules.log 2>&1; then
-          echo "insmod $arg ok" >> /tmp/modules.log
+        if insmod "/lib/modules/$arg" >> $WORK/modules.log 2>&1; then
+          echo "insmod $arg ok" >> $WORK/modules.log
           loaded="$loaded $(basename "$arg" .ko)"
         else
-          echo "insmod $arg FAILED" >> /tmp/modules.log
+          echo "insmod $arg FAILED" >> $WORK/modules.log
         fi ;;
     esac
   done < /etc/tcpsem/modules
 fi
 meta modules_loaded "${loaded# }"
-cat /tmp/modules.log
+cat $WORK/modules.log
 
 ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null
 
@@ -131,7 +134,7 @@ meta suite_timeout "$SUITE_TIMEOUT"
 
 meta suite_start_uptime "$(cut -d' ' -f1 /proc/uptime)"
 echo "tcpsem-init: running /opt/tcpsem/suite $*"
-cd /tmp || exit 1
+cd "$WORK" || exit 1
 export TCPSEM_PROFILE_DIR=/opt/tcpsem/profiles
 # The suite runs under its watchdog (tools/tcpsem_run): a test past its
 # bound is killed and recorded as hung, and the run goes on with the next;
@@ -142,7 +145,7 @@ if [ -x /opt/tcpsem/run ]; then
   deadline=""
   # 10 s before the suite's bound: time to write results.json and the record.
   [ "$SUITE_TIMEOUT" -gt 20 ] && deadline="--tcpsem_run_deadline=$((SUITE_TIMEOUT - 10))"
-  set -- /opt/tcpsem/run --tcpsem_run_dir=/tmp/run \
+  set -- /opt/tcpsem/run --tcpsem_run_dir=$WORK/run \
     "--tcpsem_run_test_timeout=$TEST_TIMEOUT" ${deadline:+"$deadline"} \
     /opt/tcpsem/suite "$@"
 else
@@ -151,16 +154,16 @@ fi
 if [ "$SUITE_TIMEOUT" -gt 0 ]; then
   set -- timeout -s KILL "$SUITE_TIMEOUT" "$@"
 fi
-: > /tmp/suite.log
-( "$@" > /tmp/suite.log 2>&1; echo $? > /tmp/suite.rc ) &
+: > $WORK/suite.log
+( "$@" > $WORK/suite.log 2>&1; echo $? > $WORK/suite.rc ) &
 spid=$!
 # Mirror the suite's output on the console so a hang shows where it stopped.
-tail -f /tmp/suite.log &
+tail -f $WORK/suite.log &
 tpid=$!
 wait $spid
 sleep 0.2
 kill $tpid 2>/dev/null
-rc=$(cat /tmp/suite.rc 2>/dev/null || echo 255)
+rc=$(cat $WORK/suite.rc 2>/dev/null || echo 255)
 meta suite_end_uptime "$(cut -d' ' -f1 /proc/uptime)"
 meta suite_rc "$rc"
 # timeout -s KILL: 137 from the shell.
