@@ -29,11 +29,7 @@ using ::testing::AllOf;
 class FinAckTimingTest : public ScriptedPeerTest,
                          public ::testing::WithParamInterface<IpFamily> {
  protected:
-  UniqueFd Open() {
-    if (!StartPeer(GetParam())) return UniqueFd();
-    UniqueFd fd = AcceptFromScript();
-    return fd;
-  }
+  UniqueFd Open() { return StartAndAccept(GetParam()); }
 
   // One request/response: the remote sends 3 bytes (ACKed at once: the
   // first data of a connection earns quick-ACK credit), the application

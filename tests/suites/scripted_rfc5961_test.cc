@@ -42,13 +42,8 @@ class Rfc5961Test : public ScriptedPeerTest,
  protected:
   // ESTABLISHED with 3 bytes unread: rcv_nxt = 4 (remote), snd_nxt = 1.
   UniqueFd OpenWithUnreadData() {
-    if (!StartPeer(GetParam())) return UniqueFd();
-    UniqueFd fd = AcceptFromScript();
+    UniqueFd fd = AcceptWithUnreadData(GetParam());
     if (!fd.valid()) return UniqueFd();
-    EXPECT_THAT(peer().Inject(Seg("P.").Data("abc"), "data"), IsOk());
-    EXPECT_THAT(peer().Next(kSegmentTimeout),
-                IsOkAndHolds(AllOf(Flags("."), Ack(4))));
-    EXPECT_THAT(WaitForReceiveQueue(fd.get(), 3, kSegmentTimeout), IsOk());
     absl::StatusOr<MibSnapshot> mib = ReadTcpMib();
     EXPECT_TRUE(mib.ok()) << mib.status();
     if (mib.ok()) before_ = *std::move(mib);

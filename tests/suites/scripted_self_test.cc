@@ -22,11 +22,7 @@ using ::testing::HasSubstr;
 class ScriptedSelfTest : public ScriptedPeerTest,
                          public ::testing::WithParamInterface<IpFamily> {
  protected:
-  UniqueFd Open() {
-    if (!StartPeer(GetParam())) return UniqueFd();
-    UniqueFd fd = AcceptFromScript();
-    return fd;
-  }
+  UniqueFd Open() { return StartAndAccept(GetParam()); }
 };
 
 // withheld-ack.unread-rst with the fault "the staging reads the data before

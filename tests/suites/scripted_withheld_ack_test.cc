@@ -23,18 +23,7 @@ using ::testing::AllOf;
 class WithheldAckTest : public ScriptedPeerTest,
                         public ::testing::WithParamInterface<IpFamily> {
  protected:
-  // Passive open, then 3 bytes from the remote that the kernel ACKs and the
-  // application never reads.
-  UniqueFd OpenWithUnreadData() {
-    if (!StartPeer(GetParam())) return UniqueFd();
-    UniqueFd fd = AcceptFromScript();
-    if (!fd.valid()) return UniqueFd();
-    EXPECT_THAT(peer().Inject(Seg("P.").Data("abc"), "data"), IsOk());
-    EXPECT_THAT(peer().Next(kSegmentTimeout),
-                IsOkAndHolds(AllOf(Flags("."), Seq(1), Ack(4))));
-    EXPECT_THAT(WaitForReceiveQueue(fd.get(), 3, kSegmentTimeout), IsOk());
-    return fd;
-  }
+  UniqueFd OpenWithUnreadData() { return AcceptWithUnreadData(GetParam()); }
 
   void ShutdownWrite(int fd) {
     peer().Stimulus("shutdown(SHUT_WR)");
