@@ -6,8 +6,6 @@
 // (WitnessNotTrusted()), so the self-tests pass exactly when liveness works.
 #include <sys/socket.h>
 
-#include <iostream>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -151,41 +149,6 @@ TEST(WitnessRegistryTest, EverySuiteDeclaresEveryWitness) {
     EXPECT_THAT(DeclarationProblems(*uses), IsEmpty()) << name;
   }
   EXPECT_GE(declared, 12);
-}
-
-// The census issue 16 asks for: how many tests of this binary (each one
-// ctest test) ask each witness, from the suites' declarations; printed and
-// recorded as properties (asked.<witness>). The matrix asks all five in
-// every cell, so no witness may be asked by fewer tests than it has cells.
-TEST(WitnessRegistryTest, CensusOfTestsAskingEachWitness) {
-  const ::testing::UnitTest& unit = *::testing::UnitTest::GetInstance();
-  std::map<Witness, int> asked;
-  int tests = 0;
-  int matrix_cells = 0;
-  for (int i = 0; i < unit.total_test_suite_count(); ++i) {
-    const ::testing::TestSuite& suite = *unit.GetTestSuite(i);
-    const int count = suite.total_test_count();
-    tests += count;
-    if (std::string(suite.name()) == "Rfc2525/CloseMatrixTest") {
-      matrix_cells = count;
-    }
-    const WitnessUses* uses = DeclaredWitnesses(suite.name());
-    if (uses == nullptr) continue;
-    for (const auto& [witness, use] : *uses) {
-      if (use == kAsked) asked[witness] += count;
-    }
-  }
-  std::cout << tests << " tests; asking each witness:";
-  for (Witness witness : kAllWitnesses) {
-    std::cout << " " << WitnessName(witness) << "=" << asked[witness];
-    ::testing::Test::RecordProperty("asked." + WitnessName(witness),
-                                    asked[witness]);
-  }
-  std::cout << "\n";
-  ASSERT_GT(matrix_cells, 0) << "the matrix is not in this binary";
-  for (Witness witness : kAllWitnesses) {
-    EXPECT_GE(asked[witness], matrix_cells) << WitnessName(witness);
-  }
 }
 
 TEST(WitnessRegistryTest, IncompleteDeclarationsAreCaught) {
