@@ -32,7 +32,9 @@
 #include "fixtures/witnesses/tcp_state.h"
 #include "fixtures/witnesses/wire_capture.h"
 #include "gtest/gtest.h"
+#include "tests/harness/case_name.h"
 #include "tests/harness/deadline.h"
+#include "tests/harness/expect_witness.h"
 #include "tests/harness/status_matchers.h"
 #include "tests/harness/teardown_test.h"
 
@@ -168,8 +170,9 @@ class PeerFinFixture : public TeardownTest {
       reasons.push_back(e.reason);
       described.push_back(e.ToString());
     }
-    EXPECT_EQ(reasons, expected)
-        << "RSTs traced: " << absl::StrJoin(described, "; ") << " " << rule;
+    RecordProperty("resets_traced", absl::StrJoin(described, "; "));
+    EXPECT_WITNESS("reset reason", absl::StrJoin(expected, ","),
+                   absl::StrJoin(reasons, ","), rule);
   }
 
   // The shared end of every staging that leaves data unread: close() must
@@ -182,10 +185,10 @@ class PeerFinFixture : public TeardownTest {
     ASSERT_THAT(unread, IsOk());
     ASSERT_GT(*unread, 0) << "staging: nothing left unread before close()";
     RecordProperty("unread_at_close", absl::StrCat(*unread));
-    EXPECT_EQ(TcpStateNameOf(closer_), closer_state)
-        << "the closing side before close()" << rule;
-    EXPECT_EQ(TcpStateNameOf(peer_), peer_state)
-        << "the peer before close()" << rule;
+    EXPECT_WITNESS("TCP_INFO: closer before close()", closer_state,
+                   TcpStateNameOf(closer_), rule);
+    EXPECT_WITNESS("TCP_INFO: peer before close()", peer_state,
+                   TcpStateNameOf(peer_), rule);
     ASSERT_THAT(wire().Sync(Phase::kShutdown, kDeadline), IsOk());
     absl::StatusOr<MibSnapshot> before = ReadTcpMib();
     ASSERT_THAT(before, IsOk());
@@ -201,11 +204,12 @@ class PeerFinFixture : public TeardownTest {
     // LINUX_MIB_TCPABORTONCLOSE; tcp_set_state() counts EstabResets for the
     // closing side (leaving ESTABLISHED or CLOSE_WAIT) but not for the peer,
     // whose tcp_reset() takes it out of FIN_WAIT1/FIN_WAIT2.
-    EXPECT_EQ(wire().CloserEmitted(Phase::kClose), "RST")
-        << "close() with " << *unread << " bytes unread" << rule;
-    EXPECT_EQ(TeardownDeltaToString(*after, *before),
-              "EstabResets+1 OutRsts+1 TCPAbortOnClose+1")
-        << "all counters: " << DeltaToString(moved) << rule;
+    EXPECT_WITNESS(
+        absl::StrCat("wire: close() with ", *unread, " bytes unread emits"),
+        "RST", wire().CloserEmitted(Phase::kClose), rule);
+    EXPECT_WITNESS("counters: at close()",
+                   "EstabResets+1 OutRsts+1 TCPAbortOnClose+1",
+                   TeardownDeltaToString(*after, *before), rule);
     ExpectResetReasons({"TCP_ABORT_ON_CLOSE"}, rule);
 
     // tcp_reset() -> tcp_done(): the peer is CLOSE at once; the RST was
@@ -216,8 +220,8 @@ class PeerFinFixture : public TeardownTest {
     // RDHUP; SEND_SHUTDOWN -> OUT (a write would not block: it fails).
     absl::StatusOr<std::string> events = PollEvents(peer_);
     ASSERT_THAT(events, IsOk());
-    EXPECT_EQ(*events, "IN,OUT,ERR,HUP,RDHUP")
-        << "poll() on the reset peer" << rule;
+    EXPECT_WITNESS("peer: poll() after the RST", "IN,OUT,ERR,HUP,RDHUP",
+                   *events, rule);
     // tcp_reset(): ECONNRESET outside SYN_SENT and CLOSE_WAIT (the peer was
     // in FIN_WAIT1/2); sock_error() consumes it, then recv() reads EOF
     // (RCV_SHUTDOWN) and send() fails with EPIPE (SEND_SHUTDOWN).
@@ -227,16 +231,18 @@ class PeerFinFixture : public TeardownTest {
     RecordProperty("peer_after_reset",
                    absl::StrCat("poll=", *events, " recv=", recv1, ",", recv2,
                                 " send=", send1));
-    EXPECT_EQ(recv1, "ECONNRESET")
-        << "the peer's first recv() after the RST" << rule;
-    EXPECT_EQ(recv2, "EOF") << "the peer's second recv()" << rule;
-    EXPECT_EQ(send1, "EPIPE") << "the peer's send() after the RST" << rule;
+    EXPECT_WITNESS("peer: first recv() after the RST", "ECONNRESET", recv1,
+                   rule);
+    EXPECT_WITNESS("peer: second recv()", "EOF", recv2, rule);
+    EXPECT_WITNESS("peer: send() after the RST", "EPIPE", send1, rule);
     // tcp_done() on both ends: nothing is left, not even a TIME_WAIT.
     std::string closer_left, peer_left;
     size_t count = 0;
     DiagStates(closer_left, peer_left, count);
-    EXPECT_EQ(count, 0u) << "sockets left: closer " << closer_left << ", peer "
-                         << peer_left << rule;
+    EXPECT_WITNESS("sock_diag: sockets left", "0 (closer gone, peer gone)",
+                   absl::StrCat(count, " (closer ", closer_left, ", peer ",
+                                peer_left, ")"),
+                   rule);
   }
 
   // Case 1: FillWindow(), then the peer's SHUT_WR; checks that the FIN
@@ -250,31 +256,43 @@ class PeerFinFixture : public TeardownTest {
     EXPECT_THAT(outq_before, IsOk()) << rule;
     EXPECT_THAT(wire().Sync(Phase::kSetup, kDeadline), IsOk()) << rule;
 
-    EXPECT_EQ(::shutdown(peer_, SHUT_WR), 0) << ErrnoStatus("shutdown") << rule;
+    EXPECT_THAT(::shutdown(peer_, SHUT_WR), SyscallSucceeds()) << rule;
     EXPECT_THAT(wire().Sync(Phase::kShutdown, kDeadline), IsOk()) << rule;
     absl::StatusOr<int> outq = BytesInSendQueue(peer_);
     absl::StatusOr<uint32_t> window = PeerAdvertisedWindow(peer_);
     EXPECT_THAT(outq, IsOk());
-    EXPECT_THAT(window, IsOk());
-    EXPECT_THAT(outq_before, IsOk()) << rule;
+    EXPECT_THAT(window, IsOk()) << rule;
     if (!outq.ok() || !window.ok() || !outq_before.ok()) return -1;
     RecordProperty("peer_wrote", absl::StrCat(*written));
     RecordProperty("peer_unacked_at_shutdown", absl::StrCat(*outq_before));
     // tcp_send_fin(): the FIN goes on the unsent tail skb, write_seq + 1;
     // tcp_write_xmit(): tcp_snd_wnd_test() fails for everything queued, so
     // nothing, and no FIN, leaves (the persist timer probes with snd_una - 1).
-    EXPECT_EQ(*outq, *outq_before + 1)
-        << "SIOCOUTQ counts the queued FIN's sequence number" << rule;
-    EXPECT_EQ(*window, 0u) << "the closing side's window after SHUT_WR" << rule;
-    EXPECT_EQ(wire().PeerEmitted(Phase::kShutdown), "-")
-        << "the FIN must wait behind the data" << rule;
-    EXPECT_TRUE(PeerFins().empty())
-        << "a FIN from the peer was captured" << rule;
+    EXPECT_WITNESS("SIOCOUTQ: peer's growth at SHUT_WR (the queued FIN)", 1,
+                   *outq - *outq_before, rule);
+    EXPECT_WITNESS("TCP_INFO: closer's window after SHUT_WR", 0, *window, rule);
+    EXPECT_WITNESS("wire: peer emits at SHUT_WR", "-",
+                   wire().PeerEmitted(Phase::kShutdown), rule);
+    EXPECT_WITNESS("wire: peer FINs captured", 0, PeerFins().size(), rule);
     // tcp_shutdown() -> tcp_close_state(): ESTABLISHED -> FIN_WAIT1 whether
     // or not the FIN could be sent; the closing side saw no FIN.
-    EXPECT_EQ(TcpStateNameOf(peer_), "FIN_WAIT1") << rule;
-    EXPECT_EQ(TcpStateNameOf(closer_), "ESTABLISHED") << rule;
+    EXPECT_WITNESS("TCP_INFO: peer after SHUT_WR", "FIN_WAIT1",
+                   TcpStateNameOf(peer_), rule);
+    EXPECT_WITNESS("TCP_INFO: closer after SHUT_WR", "ESTABLISHED",
+                   TcpStateNameOf(closer_), rule);
     return *written;
+  }
+
+  // How far a counter moved, as a witness row (exactly, or at least).
+  static void ExpectMoved(const MibDelta& moved, const char* counter,
+                          int64_t exactly, const std::string& rule) {
+    EXPECT_WITNESS(absl::StrCat("counters: ", counter), exactly,
+                   Moved(moved, counter), rule);
+  }
+  static void ExpectMovedAtLeast(const MibDelta& moved, const char* counter,
+                                 int64_t minimum, const std::string& rule) {
+    EXPECT_WITNESS_AT_LEAST(absl::StrCat("counters: ", counter), minimum,
+                            Moved(moved, counter), rule);
   }
 
   // What SendTinySegmentsUntilPressure() ended with.
@@ -351,6 +369,40 @@ class PeerFinFixture : public TeardownTest {
   Connection connection_;
   int closer_ = -1;
   int peer_ = -1;
+};
+
+class PeerFinFullWindowTest;
+// A staging: its name and the member of PeerFinFullWindowTest that runs it.
+struct FinCase {
+  Family family;
+  const char* staging;
+  void (PeerFinFullWindowTest::*run)();
+  std::string Label() const { return staging; }
+};
+inline void PrintTo(const FinCase& c, std::ostream* os) { *os << CaseName(c); }
+
+// One member per staging, each the whole exchange: stage, observe, compare.
+// The window stagings (cases 1 and 2) are in peer_fin_full_window_test.cc,
+// the receive-memory ones (case 3) in peer_fin_full_window_pressure_test.cc.
+class PeerFinFullWindowTest : public PeerFinFixture,
+                              public ::testing::WithParamInterface<FinCase> {
+ public:
+  // Case 1: FillWindow, SHUT_WR, close() with everything unread.
+  void WindowFullCloseUnread();
+  // Case 1, contrast: FillWindow, SHUT_WR, the closing side reads all.
+  void WindowFullDrainThenClose();
+  // Case 2: exactly the advertised window of data, then SHUT_WR (default
+  // buffers: autotuning moves the window's right edge).
+  void DataFillsWindowThenFin();
+  // Case 2 with the window kept exactly full: data up to a zero window and
+  // nothing left unsent, then SHUT_WR.
+  void DataExactlyFillsWindowThenFin();
+  // Case 3: 1-byte segments into a small SO_RCVBUF until one is dropped for
+  // memory (or the window closes), then SHUT_WR.
+  void ReceiveBufferPressure();
+  // Case 3, the FIN itself under pressure: the closing side's SO_RCVBUF is
+  // shrunk below what it already holds, then a bare FIN arrives.
+  void BareFinIntoOvercommittedQueue();
 };
 
 }  // namespace tcpsem::peer_fin_full_window
