@@ -331,6 +331,14 @@ std::optional<CellResult> TeardownTest::StageAndJudge(
                   << result.status();
     return std::nullopt;
   }
+  if (result->stagings > 1) {
+    RecordProperty("stagings",
+                   absl::StrCat(result->stagings, " (the FIN_WAIT2 holder: ",
+                                result->observation.fin_wait2_holder.full_orphan
+                                    ? "full orphan every time"
+                                    : "timewait in the end",
+                                ")"));
+  }
   for (const std::string& why : result->observation.untrusted) {
     Distrust(absl::FailedPreconditionError(why));
   }

@@ -37,14 +37,17 @@
 #include "fixtures/base/wait_until.h"
 #include "fixtures/rules/scenario_rules.h"
 #include "fixtures/staging/fill_window.h"
+#include "fixtures/staging/fin_wait2_holder.h"
 #include "fixtures/staging/socket_pair.h"
 #include "fixtures/witnesses/mib_counters.h"
 #include "fixtures/witnesses/poll_view.h"
 #include "fixtures/witnesses/sock_diag.h"
 #include "fixtures/witnesses/tcp_state.h"
 #include "fixtures/witnesses/wire_capture.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/harness/expect_witness.h"
+#include "tests/harness/status_matchers.h"
 #include "tests/harness/teardown_test.h"
 #include "tests/harness/witness_registry.h"
 
@@ -149,6 +152,18 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
                   .ok())
       << "last seen: " << (holder ? holder->ToString() : "no socket");
   ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
+  // The default's timewait hand-over loses a race now and then: the full
+  // socket keeps FIN_WAIT2 when the ACK of the FIN was processed while
+  // close() held the lock (fin_wait2_holder.h). Judged as what it is.
+  absl::StatusOr<FinWait2Holding> holding_kind = ClassifyFinWait2Holder(
+      holder, c.holder == Holder::kFinWait2Orphan ? 120 : 0);
+  ASSERT_THAT(holding_kind, IsOk());
+  const bool lost_race =
+      holding_kind->cause == FinWait2Holding::kAckUnderCloseLock;
+  if (lost_race) {
+    RecordProperty("fin_wait2_holder", "full orphan: " + holding_kind->cause);
+    holding_timer = 2;
+  }
   const std::string holding = Cite("after-close.orphan-holder");
   // tcp_close() -> tcp_send_fin(): the FIN leaves at once unless unsent
   // data is queued before it.
@@ -183,7 +198,8 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
   ASSERT_TRUE(after.ok());
 
-  const bool aborted_on_data = c.holder != Holder::kFinWait2Timewait;
+  const bool aborted_on_data =
+      c.holder != Holder::kFinWait2Timewait || lost_race;
   const std::string rule =
       Cite(aborted_on_data ? "after-close.orphan-abort-on-data"
                            : "after-close.timewait-rst");

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_split.h"
 #include "fixtures/base/text_file.h"
+#include "fixtures/rules/rule_table.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/harness/status_matchers.h"
@@ -41,6 +42,36 @@ TEST(CellModel, GoldenFileMatchesTheRuleTable) {
                 << "If the rule change is intended, regenerate with\n"
                    "  build/tools/tcpsem_rules --cells > "
                    "tests/data/matrix_cells.txt\nand review the row diff.";
+}
+
+// Data after a FIN close is answered by whichever socket holds FIN_WAIT2:
+// the rules follow the holder the staging observed (fin_wait2_holder.h).
+TEST(RuleTable, DataAfterFinCloseFollowsTheObservedHolder) {
+  Scenario s;
+  s.family = Family::kV4;
+  s.unread = Unread::kNone;
+  s.linger = Linger::kOff;
+  s.shutdown = Shutdown::kNone;
+  s.peer_half_closed = false;
+  const KernelVersion kernel{6, 12, 117};
+  Conditions timewait;
+  Conditions full_orphan;
+  full_orphan.fin_wait2_full_orphan = true;
+  const Expected by_timewait = Expect(s, kernel, timewait);
+  const Expected by_orphan = Expect(s, kernel, full_orphan);
+  EXPECT_EQ(by_timewait.at(witness::kCountersAfter).value,
+            "EstabResets+1 OutRsts+1");
+  EXPECT_EQ(by_orphan.at(witness::kCountersAfter).value,
+            "EstabResets+1 OutRsts+1 TCPAbortOnData+1");
+  EXPECT_EQ(by_timewait.at(witness::kResetReasons).value,
+            "closer:TCP_TIMEWAIT_SOCKET");
+  EXPECT_EQ(by_orphan.at(witness::kResetReasons).value,
+            "closer:TCP_ABORT_ON_DATA");
+  // Everything else the peer and the wire see is the same.
+  for (const char* same : {witness::kWireClose, witness::kWireAfter,
+                           witness::kPeerRecv, witness::kPeerSend}) {
+    EXPECT_EQ(by_timewait.at(same).value, by_orphan.at(same).value) << same;
+  }
 }
 
 TEST(CellModel, RowNamesTheCellAndEveryExpectedWitness) {
