@@ -9,7 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 #include "absl/strings/str_cat.h"
 #include "fixtures/base/kernel_version.h"
 #include "fixtures/base/wait_until.h"
@@ -188,8 +187,7 @@ std::vector<Case> Cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(LastReference, LastReferenceTest,
-                         ::testing::ValuesIn(Cases()),
-                         CaseNamer());
+                         ::testing::ValuesIn(Cases()), CaseNamer());
 
 }  // namespace
 }  // namespace tcpsem

@@ -156,8 +156,7 @@ std::vector<Case> AllCases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(LingerWait, LingerWaitTest,
-                         ::testing::ValuesIn(AllCases()),
-                         CaseNamer());
+                         ::testing::ValuesIn(AllCases()), CaseNamer());
 
 }  // namespace
 }  // namespace tcpsem

@@ -158,8 +158,7 @@ std::vector<Case> AllCases() {
 void PrintTo(const Case& c, std::ostream* os) { *os << CaseName(c); }
 
 INSTANTIATE_TEST_SUITE_P(WhatCountsAsUnread, WhatCountsAsUnreadTest,
-                         ::testing::ValuesIn(AllCases()),
-                         CaseNamer());
+                         ::testing::ValuesIn(AllCases()), CaseNamer());
 
 }  // namespace
 }  // namespace tcpsem
