@@ -283,6 +283,38 @@ class PeerFinFixture : public TeardownTest {
     return *written;
   }
 
+  // The bare-FIN staging: the peer's kOvercommitBytes delivered and
+  // acknowledged, then the closing side's SO_RCVBUF cut below them.
+  void OvercommitClosersQueue() {
+    std::vector<char> data(kOvercommitBytes, 'o');
+    const timeval timeout = absl::ToTimeval(kDeadline);
+    ASSERT_EQ(
+        ::setsockopt(peer_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)),
+        0);
+    ASSERT_EQ(::send(peer_, data.data(), data.size(), MSG_NOSIGNAL),
+              kOvercommitBytes)
+        << ErrnoStatus("send(peer)");
+    absl::Status delivered = WaitUntil(
+        [&]() -> absl::StatusOr<bool> {
+          absl::StatusOr<int> inq = BytesInReceiveQueue(closer_);
+          absl::StatusOr<int> outq = BytesInSendQueue(peer_);
+          if (!inq.ok() || !outq.ok()) {
+            return absl::InternalError("cannot read the queues");
+          }
+          return *inq == kOvercommitBytes && *outq == 0;
+        },
+        kDeadline, "the data delivered and acknowledged");
+    ASSERT_THAT(delivered, IsOk());
+    const int small = kSmallReceiveBuffer;
+    ASSERT_EQ(
+        ::setsockopt(closer_, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    int rcvbuf = 0;
+    socklen_t len = sizeof(rcvbuf);
+    ASSERT_EQ(::getsockopt(closer_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len), 0);
+    ASSERT_LT(rcvbuf, kOvercommitBytes) << "staging: not overcommitted";
+    RecordProperty("closer_rcvbuf", absl::StrCat(rcvbuf));
+  }
+
   // How far a counter moved, as a witness row (exactly, or at least).
   static void ExpectMoved(const MibDelta& moved, const char* counter,
                           int64_t exactly, const std::string& rule) {

@@ -171,33 +171,8 @@ void PeerFinFullWindowTest::BareFinIntoOvercommittedQueue() {
   if (IsSkipped()) return;
   OpenPair(GetParam().family, 0);
   if (IsSkipped() || HasFatalFailure()) return;
-  std::vector<char> data(kOvercommitBytes, 'o');
-  const timeval timeout = absl::ToTimeval(kDeadline);
-  ASSERT_EQ(
-      ::setsockopt(peer_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)),
-      0);
-  ASSERT_EQ(::send(peer_, data.data(), data.size(), MSG_NOSIGNAL),
-            kOvercommitBytes)
-      << ErrnoStatus("send(peer)");
-  absl::Status delivered = WaitUntil(
-      [&]() -> absl::StatusOr<bool> {
-        absl::StatusOr<int> inq = BytesInReceiveQueue(closer_);
-        absl::StatusOr<int> outq = BytesInSendQueue(peer_);
-        if (!inq.ok() || !outq.ok()) {
-          return absl::InternalError("cannot read the queues");
-        }
-        return *inq == kOvercommitBytes && *outq == 0;
-      },
-      kDeadline, "the data delivered and acknowledged");
-  ASSERT_THAT(delivered, IsOk());
-  const int small = kSmallReceiveBuffer;
-  ASSERT_EQ(::setsockopt(closer_, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)),
-            0);
-  int rcvbuf = 0;
-  socklen_t len = sizeof(rcvbuf);
-  ASSERT_EQ(::getsockopt(closer_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len), 0);
-  ASSERT_LT(rcvbuf, kOvercommitBytes) << "staging: not overcommitted";
-  RecordProperty("closer_rcvbuf", absl::StrCat(rcvbuf));
+  OvercommitClosersQueue();
+  if (HasFatalFailure()) return;
   ASSERT_THAT(wire().Sync(Phase::kSetup, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> before = ReadTcpMib();
   ASSERT_THAT(before, IsOk());
