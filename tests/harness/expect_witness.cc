@@ -1,14 +1,16 @@
 #include "tests/harness/expect_witness.h"
 
+#include "absl/strings/str_cat.h"
 #include "fixtures/reports/failure_report.h"
 #include "gtest/gtest.h"
 
 namespace tcpsem {
 
-bool ExpectWitness(absl::string_view witness, const std::string& expected,
-                   const std::string& observed, const std::string& cited,
-                   const char* file, int line) {
-  if (expected == observed) return true;
+namespace {
+
+void Disagrees(absl::string_view witness, const std::string& expected,
+               const std::string& observed, const std::string& cited,
+               const char* file, int line) {
   // Cite() reads "\n  rule [<id>]: ..."; the id alone goes in the table.
   std::string id = cited;
   if (size_t open = cited.find('['), close = cited.find(']');
@@ -19,6 +21,24 @@ bool ExpectWitness(absl::string_view witness, const std::string& expected,
       << "a witness disagrees with the rule\n"
       << WitnessTable({{std::string(witness), expected, observed, id}})
       << cited;
+}
+
+}  // namespace
+
+bool ExpectWitness(absl::string_view witness, const std::string& expected,
+                   const std::string& observed, const std::string& cited,
+                   const char* file, int line) {
+  if (expected == observed) return true;
+  Disagrees(witness, expected, observed, cited, file, line);
+  return false;
+}
+
+bool ExpectWitnessAtLeast(absl::string_view witness, int64_t minimum,
+                          int64_t observed, const std::string& cited,
+                          const char* file, int line) {
+  if (observed >= minimum) return true;
+  Disagrees(witness, absl::StrCat("at least ", minimum), absl::StrCat(observed),
+            cited, file, line);
   return false;
 }
 

@@ -3,6 +3,7 @@
 // rule cited beneath, instead of a gtest expression.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <type_traits>
 
@@ -27,6 +28,12 @@ bool ExpectWitness(absl::string_view witness, const std::string& expected,
                    const std::string& observed, const std::string& cited,
                    const char* file, int line);
 
+// The same where the rule bounds the value from below ("at least 1"):
+// `minimum` <= `observed`.
+bool ExpectWitnessAtLeast(absl::string_view witness, int64_t minimum,
+                          int64_t observed, const std::string& cited,
+                          const char* file, int line);
+
 }  // namespace tcpsem
 
 // EXPECT_WITNESS("wire: close() emits", "RST", o.CloserEmitted(...), rule)
@@ -34,3 +41,8 @@ bool ExpectWitness(absl::string_view witness, const std::string& expected,
   ::tcpsem::ExpectWitness((witness), ::tcpsem::WitnessText(expected),         \
                           ::tcpsem::WitnessText(observed), (cited), __FILE__, \
                           __LINE__)
+
+// EXPECT_WITNESS_AT_LEAST("counters: PruneCalled", 1, moved, rule)
+#define EXPECT_WITNESS_AT_LEAST(witness, minimum, observed, cited)          \
+  ::tcpsem::ExpectWitnessAtLeast((witness), (minimum), (observed), (cited), \
+                                 __FILE__, __LINE__)

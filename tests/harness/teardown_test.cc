@@ -28,6 +28,7 @@
 #include "fixtures/witnesses/pcap_file.h"
 #include "fixtures/witnesses/sock_diag.h"
 #include "fixtures/witnesses/witness_seams.h"
+#include "tests/harness/deadline.h"
 #include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
@@ -104,7 +105,7 @@ void TeardownTest::OpenConnection(Family family, Connection& out,
   out.pair = *std::move(pair);
   listener->fd.reset();
   if (out.resets != nullptr) out.resets->set_peer_port(out.pair.peer_port);
-  out.peer = std::make_shared<PeerApi>(out.pair.peer.get(), absl::Seconds(3));
+  out.peer = std::make_shared<PeerApi>(out.pair.peer.get(), kDeadline);
   peers_.push_back(out.peer);
   CheckSetupLiveness(out);
 }
@@ -245,10 +246,10 @@ std::string TeardownTest::CloserStateOnceAcked(const Connection& c) {
                   (s.has(TH_ACK) &&
                    static_cast<int32_t>(s.ack - *fin_end) >= 0));
         },
-        absl::Seconds(3));
+        kDeadline);
     if (!acked.ok()) ADD_FAILURE() << "wire: " << acked.status();
   }
-  if (absl::Status synced = c.wire->Sync(Phase::kAfter, absl::Seconds(3));
+  if (absl::Status synced = c.wire->Sync(Phase::kAfter, kDeadline);
       !synced.ok()) {
     ADD_FAILURE() << "wire: " << synced;
   }

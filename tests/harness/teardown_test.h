@@ -83,8 +83,9 @@ class TeardownTest : public ::testing::Test {
 
   // The closing side's socket as sock_diag lists it once the peer has
   // acknowledged its FIN (if it sent one; the peer may delay that ACK,
-  // tcp_fin()'s pingpong mode): a state name or "gone". Waits at most 3 s
-  // for the ACK on the wire; failures to observe are test failures.
+  // tcp_fin()'s pingpong mode): a state name or "gone". Waits at most
+  // kDeadline (3 s) for the ACK on the wire; failures to observe are test
+  // failures.
   std::string CloserStateOnceAcked(const Connection& connection);
   // The events' reasons joined by ",", in order ("" for none).
   static std::string ResetReasons(const std::vector<ResetEvent>& events);

@@ -46,6 +46,8 @@
 #include "fixtures/witnesses/wire_capture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/harness/case_name.h"
+#include "tests/harness/deadline.h"
 #include "tests/harness/expect_witness.h"
 #include "tests/harness/status_matchers.h"
 #include "tests/harness/teardown_test.h"
@@ -54,19 +56,12 @@
 namespace tcpsem {
 namespace {
 
-constexpr absl::Duration kDeadline = absl::Seconds(3);
-
 // What holds the closed side's end of the connection when the peer's data
 // arrives.
 enum class Holder {
   kFinWait1Orphan,
   kFinWait2Orphan,
   kFinWait2Timewait,
-};
-
-struct Case {
-  Family family;
-  Holder holder;
 };
 
 std::string HolderName(Holder holder) {
@@ -81,9 +76,12 @@ std::string HolderName(Holder holder) {
   return "Holder?";
 }
 
-void PrintTo(const Case& c, std::ostream* os) {
-  *os << FamilyName(c.family) << " " << HolderName(c.holder);
-}
+struct Case {
+  Family family;
+  Holder holder;
+  std::string Label() const { return HolderName(holder); }
+};
+void PrintTo(const Case& c, std::ostream* os) { *os << CaseName(c); }
 
 class DataAfterCloseTest : public TeardownTest,
                            public ::testing::WithParamInterface<Case> {};
@@ -113,7 +111,7 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
       // behind it (tcp_send_fin() appends to the unsent tail) and cannot
       // leave, so the orphan stays in FIN_WAIT1 and the peer ESTABLISHED.
       absl::StatusOr<int> written = FillWindow(closer, kDeadline);
-      ASSERT_TRUE(written.ok()) << written.status();
+      ASSERT_THAT(written, IsOk());
       RecordProperty("closer_bytes_queued", absl::StrCat(*written));
       holding_state = "FIN_WAIT1";
       peer_established = true;
@@ -133,25 +131,26 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
       holding_timer = 3;
       break;
   }
-  ASSERT_TRUE(wire.Sync(Phase::kSetup, kDeadline).ok());
+  ASSERT_THAT(wire.Sync(Phase::kSetup, kDeadline), IsOk());
 
   ::close(pair.closer.release());
   // Wait for the orphan's state: for FIN_WAIT2, the peer's delayed ACK of
   // the FIN (tcp_fin() puts the peer in pingpong mode) must arrive first.
   std::optional<DiagSocket> holder;
-  ASSERT_TRUE(WaitUntil(
-                  [&]() -> absl::StatusOr<bool> {
-                    absl::StatusOr<std::optional<DiagSocket>> s =
-                        FindTcpSocket(pair.closer_port, pair.peer_port);
-                    if (!s.ok()) return s.status();
-                    holder = *s;
-                    return holder.has_value() &&
-                           TcpStateName(holder->state) == holding_state;
-                  },
-                  kDeadline, absl::StrCat("the closed side in ", holding_state))
-                  .ok())
+  ASSERT_THAT(
+      WaitUntil(
+          [&]() -> absl::StatusOr<bool> {
+            absl::StatusOr<std::optional<DiagSocket>> s =
+                FindTcpSocket(pair.closer_port, pair.peer_port);
+            if (!s.ok()) return s.status();
+            holder = *s;
+            return holder.has_value() &&
+                   TcpStateName(holder->state) == holding_state;
+          },
+          kDeadline, absl::StrCat("the closed side in ", holding_state)),
+      IsOk())
       << "last seen: " << (holder ? holder->ToString() : "no socket");
-  ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
+  ASSERT_THAT(wire.Sync(Phase::kClose, kDeadline), IsOk());
   // The default's timewait hand-over loses a race now and then: the full
   // socket keeps FIN_WAIT2 when the ACK of the FIN was processed while
   // close() held the lock (fin_wait2_holder.h). Judged as what it is.
@@ -177,14 +176,14 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
                    holding);
   }
   absl::StatusOr<int> peer_state = TcpState(peer);
-  ASSERT_TRUE(peer_state.ok()) << peer_state.status();
+  ASSERT_THAT(peer_state, IsOk());
   EXPECT_WITNESS("TCP_INFO: peer state",
                  peer_established ? "ESTABLISHED" : "CLOSE_WAIT",
                  TcpStateName(*peer_state), holding);
 
   // After: the peer sends data nobody can read.
   absl::StatusOr<MibSnapshot> before = ReadTcpMib();
-  ASSERT_TRUE(before.ok());
+  ASSERT_THAT(before, IsOk());
   ASSERT_EQ(::send(peer, "0123456789", 10, MSG_NOSIGNAL), 10);
   absl::StatusOr<bool> reset = wire.WaitFor(
       Phase::kAfter,
@@ -192,11 +191,11 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
         return s.direction == Direction::kToPeer && s.has(TH_RST);
       },
       kDeadline);
-  ASSERT_TRUE(reset.ok()) << reset.status();
+  ASSERT_THAT(reset, IsOk());
   ASSERT_TRUE(*reset) << "no RST answered the peer's data";
-  ASSERT_TRUE(wire.Sync(Phase::kAfter, kDeadline).ok());
+  ASSERT_THAT(wire.Sync(Phase::kAfter, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
-  ASSERT_TRUE(after.ok());
+  ASSERT_THAT(after, IsOk());
 
   const bool aborted_on_data =
       c.holder != Holder::kFinWait2Timewait || lost_race;
@@ -230,7 +229,7 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   // Socket states: nothing of the connection is left anywhere.
   absl::StatusOr<std::vector<DiagSocket>> left =
       ListTcpSocketsOnPort(pair.closer_port);
-  ASSERT_TRUE(left.ok());
+  ASSERT_THAT(left, IsOk());
   std::string remaining;
   for (const DiagSocket& s : *left) absl::StrAppend(&remaining, s.ToString());
   EXPECT_WITNESS("sock_diag: sockets left", "", remaining, rule);
@@ -252,16 +251,17 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   // which tcp_reset() set from the peer's state.
   absl::StatusOr<std::string> polled = PollEvents(peer);
   absl::StatusOr<std::string> epolled = EpollEvents(peer);
-  ASSERT_TRUE(polled.ok() && epolled.ok());
+  ASSERT_THAT(polled, IsOk());
+  ASSERT_THAT(epolled, IsOk());
   const std::string peer_rule = Cite("reset.peer-error");
   EXPECT_WITNESS("peer: poll", "IN,OUT,ERR,HUP,RDHUP", *polled, peer_rule);
   EXPECT_WITNESS("peer: epoll", *polled, *epolled, peer_rule);
   absl::StatusOr<std::string> error = TakeSocketError(peer);
-  ASSERT_TRUE(error.ok()) << error.status();
+  ASSERT_THAT(error, IsOk());
   EXPECT_WITNESS("peer: SO_ERROR", peer_established ? "ECONNRESET" : "EPIPE",
                  *error, peer_rule);
   absl::StatusOr<int> peer_final = TcpState(peer);
-  ASSERT_TRUE(peer_final.ok()) << peer_final.status();
+  ASSERT_THAT(peer_final, IsOk());
   EXPECT_WITNESS("TCP_INFO: peer state", "CLOSE", TcpStateName(*peer_final),
                  peer_rule);
 }
@@ -278,12 +278,7 @@ std::vector<Case> AllCases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(DataAfterClose, DataAfterCloseTest,
-                         ::testing::ValuesIn(AllCases()),
-                         [](const ::testing::TestParamInfo<Case>& info) {
-                           return absl::StrCat(FamilyName(info.param.family),
-                                               "_",
-                                               HolderName(info.param.holder));
-                         });
+                         ::testing::ValuesIn(AllCases()), CaseNamer());
 
 }  // namespace
 }  // namespace tcpsem

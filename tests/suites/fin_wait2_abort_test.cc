@@ -21,22 +21,24 @@
 #include "fixtures/witnesses/tcp_state.h"
 #include "fixtures/witnesses/wire_capture.h"
 #include "gtest/gtest.h"
+#include "tests/harness/case_name.h"
+#include "tests/harness/deadline.h"
 #include "tests/harness/expect_witness.h"
+#include "tests/harness/status_matchers.h"
 #include "tests/harness/teardown_test.h"
 #include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
 
-constexpr absl::Duration kDeadline = absl::Seconds(3);
-
 struct Linger2Case {
   Family family;
   bool abort;  // TCP_LINGER2 = -1, or left at its default
+  std::string Label() const {
+    return abort ? "Linger2Negative" : "Linger2Default";
+  }
 };
-void PrintTo(const Linger2Case& c, std::ostream* os) {
-  *os << FamilyName(c.family) << (c.abort ? " TCP_LINGER2=-1" : " default");
-}
+void PrintTo(const Linger2Case& c, std::ostream* os) { *os << CaseName(c); }
 
 class FinWait2AbortTest : public TeardownTest,
                           public ::testing::WithParamInterface<Linger2Case> {};
@@ -64,21 +66,21 @@ TEST_P(FinWait2AbortTest, CloseInFinWait2) {
   // SHUT_WR, then wait for the peer's (delayed) ACK: FIN_WAIT2.
   ASSERT_EQ(::shutdown(closer, SHUT_WR), 0);
   absl::Status finwait2 = WaitForTcpState(closer, "FIN_WAIT2", kDeadline);
-  ASSERT_TRUE(finwait2.ok()) << finwait2;
-  ASSERT_TRUE(wire.Sync(Phase::kShutdown, kDeadline).ok());
+  ASSERT_THAT(finwait2, IsOk());
+  ASSERT_THAT(wire.Sync(Phase::kShutdown, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> before = ReadTcpMib();
-  ASSERT_TRUE(before.ok());
+  ASSERT_THAT(before, IsOk());
 
   ::close(pair.closer.release());
-  ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
+  ASSERT_THAT(wire.Sync(Phase::kClose, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
-  ASSERT_TRUE(after.ok());
+  ASSERT_THAT(after, IsOk());
   MibDelta moved = Subtract(*after, *before);
   Observation o;
   o.segments = wire.segments();
   absl::StatusOr<std::optional<DiagSocket>> left =
       FindTcpSocket(port, pair.peer_port);
-  ASSERT_TRUE(left.ok()) << left.status();
+  ASSERT_THAT(left, IsOk());
   const std::string closer_left = StateOrGone(*left);
 
   const std::string rule = Cite(c.abort ? "finwait2.linger2-negative-rst"
@@ -111,12 +113,7 @@ INSTANTIATE_TEST_SUITE_P(FinWait2, FinWait2AbortTest,
                                            Linger2Case{Family::kV6, true},
                                            Linger2Case{Family::kV4, false},
                                            Linger2Case{Family::kV6, false}),
-                         [](const ::testing::TestParamInfo<Linger2Case>& info) {
-                           return absl::StrCat(FamilyName(info.param.family),
-                                               info.param.abort
-                                                   ? "_Linger2Negative"
-                                                   : "_Linger2Default");
-                         });
+                         CaseNamer());
 
 }  // namespace
 }  // namespace tcpsem

@@ -9,8 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "fixtures/base/kernel_version.h"
 #include "fixtures/base/wait_until.h"
@@ -20,14 +18,15 @@
 #include "fixtures/staging/stage.h"
 #include "fixtures/witnesses/mib_counters.h"
 #include "gtest/gtest.h"
+#include "tests/harness/case_name.h"
+#include "tests/harness/deadline.h"
 #include "tests/harness/expect_witness.h"
+#include "tests/harness/status_matchers.h"
 #include "tests/harness/teardown_test.h"
 #include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
-
-constexpr absl::Duration kDeadline = absl::Seconds(3);
 
 enum class LastReference {
   kDupClose,         // close() of the last dup()ed descriptor
@@ -54,11 +53,12 @@ struct Case {
   Family family;
   LastReference how;
   bool unread;  // the peer's 10 bytes are still unread at the end
+  std::string Label() const {
+    return absl::StrCat(LastReferenceName(how),
+                        unread ? "_Unread10" : "_Unread0");
+  }
 };
-void PrintTo(const Case& c, std::ostream* os) {
-  *os << FamilyName(c.family) << "_" << LastReferenceName(c.how)
-      << (c.unread ? "_Unread10" : "_Unread0");
-}
+void PrintTo(const Case& c, std::ostream* os) { *os << CaseName(c); }
 
 class LastReferenceTest : public TeardownTest,
                           public ::testing::WithParamInterface<Case> {};
@@ -77,15 +77,15 @@ TEST_P(LastReferenceTest, OnlyTheLastReferenceTearsDown) {
   WireCapture& wire = *connection.wire;
   if (c.unread) {
     ASSERT_EQ(::send(pair.peer.get(), "0123456789", 10, 0), 10);
-    ASSERT_TRUE(WaitUntil(
+    ASSERT_THAT(WaitUntil(
                     [&]() -> absl::StatusOr<bool> {
                       absl::StatusOr<int> inq =
                           BytesInReceiveQueue(pair.closer.get());
                       if (!inq.ok()) return inq.status();
                       return *inq == 10;
                     },
-                    kDeadline, "10 bytes at the closer")
-                    .ok());
+                    kDeadline, "10 bytes at the closer"),
+                IsOk());
   }
   // The second reference.
   UniqueFd copy;
@@ -116,13 +116,13 @@ TEST_P(LastReferenceTest, OnlyTheLastReferenceTearsDown) {
     ASSERT_EQ(::read(ready[0], &byte, 1), 1);  // the child holds its copy
     ::close(ready[0]);
   }
-  ASSERT_TRUE(wire.Sync(Phase::kSetup, kDeadline).ok());
+  ASSERT_THAT(wire.Sync(Phase::kSetup, kDeadline), IsOk());
 
   // The first close: nothing may leave.
   ::close(pair.closer.release());
-  ASSERT_TRUE(wire.Sync(Phase::kShutdown, kDeadline).ok());
+  ASSERT_THAT(wire.Sync(Phase::kShutdown, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> before = ReadTcpMib();
-  ASSERT_TRUE(before.ok());
+  ASSERT_THAT(before, IsOk());
 
   // The last reference goes.
   switch (c.how) {
@@ -141,9 +141,9 @@ TEST_P(LastReferenceTest, OnlyTheLastReferenceTearsDown) {
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);
   }
-  ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
+  ASSERT_THAT(wire.Sync(Phase::kClose, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
-  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_THAT(after, IsOk());
   MibDelta moved = Subtract(*after, *before);
   Observation o;
   o.segments = wire.segments();
@@ -187,12 +187,7 @@ std::vector<Case> Cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(LastReference, LastReferenceTest,
-                         ::testing::ValuesIn(Cases()),
-                         [](const ::testing::TestParamInfo<Case>& info) {
-                           std::ostringstream name;
-                           PrintTo(info.param, &name);
-                           return name.str();
-                         });
+                         ::testing::ValuesIn(Cases()), CaseNamer());
 
 }  // namespace
 }  // namespace tcpsem

@@ -21,27 +21,27 @@
 #include "fixtures/witnesses/sock_diag.h"
 #include "fixtures/witnesses/tcp_state.h"
 #include "gtest/gtest.h"
+#include "tests/harness/case_name.h"
+#include "tests/harness/deadline.h"
 #include "tests/harness/expect_witness.h"
+#include "tests/harness/status_matchers.h"
 #include "tests/harness/teardown_test.h"
 #include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
 
-constexpr absl::Duration kDeadline = absl::Seconds(3);
 constexpr int kLingerSeconds = 1;
 
 struct Case {
   Family family;
   bool peer_window_closed;
   bool nonblocking;
+  std::string Label() const {
+    return absl::StrCat("PeerWindow", peer_window_closed ? "Closed" : "Open",
+                        nonblocking ? "NonBlocking" : "");
+  }
 };
-
-std::string CaseName(const Case& c) {
-  return absl::StrCat(FamilyName(c.family), "_PeerWindow",
-                      c.peer_window_closed ? "Closed" : "Open",
-                      c.nonblocking ? "NonBlocking" : "");
-}
 
 void PrintTo(const Case& c, std::ostream* os) { *os << CaseName(c); }
 
@@ -66,17 +66,17 @@ TEST_P(LingerWaitTest, CloseWaitsForTheFinOrTheTimeout) {
   if (c.peer_window_closed) {
     // Until the peer's window is zero and the closer's buffer full.
     absl::StatusOr<int> written = FillWindow(closer, kDeadline);
-    ASSERT_TRUE(written.ok()) << written.status();
+    ASSERT_THAT(written, IsOk());
   } else {
     ASSERT_EQ(::send(closer, data.data(), data.size(), 0), kOpenWindowBytes);
-    ASSERT_TRUE(WaitUntil(
+    ASSERT_THAT(WaitUntil(
                     [&]() -> absl::StatusOr<bool> {
                       absl::StatusOr<int> outq = BytesInSendQueue(closer);
                       if (!outq.ok()) return outq.status();
                       return *outq == 0;  // all acknowledged
                     },
-                    kDeadline, "the data to be acknowledged")
-                    .ok());
+                    kDeadline, "the data to be acknowledged"),
+                IsOk());
   }
   const struct linger linger = {1, kLingerSeconds};
   ASSERT_EQ(
@@ -86,20 +86,20 @@ TEST_P(LingerWaitTest, CloseWaitsForTheFinOrTheTimeout) {
               0);
   }
   absl::StatusOr<int> unsent = BytesInSendQueue(closer);
-  ASSERT_TRUE(unsent.ok());
-  ASSERT_TRUE(connection.wire->Sync(Phase::kShutdown, kDeadline).ok());
+  ASSERT_THAT(unsent, IsOk());
+  ASSERT_THAT(connection.wire->Sync(Phase::kShutdown, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> before = ReadTcpMib();
-  ASSERT_TRUE(before.ok());
+  ASSERT_THAT(before, IsOk());
 
   const absl::Time start = absl::Now();
   EXPECT_EQ(::close(connection.pair.closer.release()), 0);
   const absl::Duration took = absl::Now() - start;
-  ASSERT_TRUE(connection.wire->Sync(Phase::kClose, kDeadline).ok());
+  ASSERT_THAT(connection.wire->Sync(Phase::kClose, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
-  ASSERT_TRUE(after.ok());
+  ASSERT_THAT(after, IsOk());
   absl::StatusOr<std::optional<DiagSocket>> left =
       FindTcpSocket(connection.pair.closer_port, connection.pair.peer_port);
-  ASSERT_TRUE(left.ok()) << left.status();
+  ASSERT_THAT(left, IsOk());
   const std::string closer_state = StateOrGone(*left);
   RecordProperty("close_took_us",
                  absl::StrCat(absl::ToInt64Microseconds(took)));
@@ -156,10 +156,7 @@ std::vector<Case> AllCases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(LingerWait, LingerWaitTest,
-                         ::testing::ValuesIn(AllCases()),
-                         [](const ::testing::TestParamInfo<Case>& info) {
-                           return CaseName(info.param);
-                         });
+                         ::testing::ValuesIn(AllCases()), CaseNamer());
 
 }  // namespace
 }  // namespace tcpsem

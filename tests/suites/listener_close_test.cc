@@ -16,14 +16,16 @@
 #include "fixtures/witnesses/tcp_state.h"
 #include "fixtures/witnesses/wire_capture.h"
 #include "gtest/gtest.h"
+#include "tests/harness/case_name.h"
+#include "tests/harness/deadline.h"
 #include "tests/harness/expect_witness.h"
+#include "tests/harness/status_matchers.h"
 #include "tests/harness/teardown_test.h"
 #include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
 
-constexpr absl::Duration kDeadline = absl::Seconds(3);
 constexpr int kQueued = 3;
 constexpr int kBytes = 10;
 
@@ -39,7 +41,7 @@ TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
   RequireFamily(GetParam());
   if (IsSkipped()) return;
   absl::StatusOr<Listener> listener = Listen(GetParam());
-  ASSERT_TRUE(listener.ok()) << listener.status();
+  ASSERT_THAT(listener, IsOk());
   const uint16_t port = listener->port;
   // The connections' witnesses; `witnesses.pair` stays empty (the listener
   // never accepts).
@@ -50,12 +52,12 @@ TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
   std::vector<UniqueFd> peers;
   for (int i = 0; i < kQueued; ++i) {
     absl::StatusOr<UniqueFd> peer = ConnectPeer(GetParam(), *listener);
-    ASSERT_TRUE(peer.ok()) << peer.status();
+    ASSERT_THAT(peer, IsOk());
     ASSERT_EQ(::send(peer->get(), "0123456789", kBytes, 0), kBytes);
     peers.push_back(*std::move(peer));
   }
   // Every child is ESTABLISHED in the accept queue (inode 0) with the data.
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_THAT(WaitUntil(
                   [&]() -> absl::StatusOr<bool> {
                     absl::StatusOr<std::vector<DiagSocket>> sockets =
                         ListTcpSocketsOnPort(port);
@@ -68,16 +70,16 @@ TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
                     }
                     return ready == kQueued;
                   },
-                  kDeadline, "the queued children to hold their data")
-                  .ok());
-  ASSERT_TRUE(wire.Sync(Phase::kShutdown, kDeadline).ok());
+                  kDeadline, "the queued children to hold their data"),
+              IsOk());
+  ASSERT_THAT(wire.Sync(Phase::kShutdown, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> before = ReadTcpMib();
-  ASSERT_TRUE(before.ok());
+  ASSERT_THAT(before, IsOk());
 
   listener->fd.reset();  // close() of the listener
-  ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
+  ASSERT_THAT(wire.Sync(Phase::kClose, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
-  ASSERT_TRUE(after.ok());
+  ASSERT_THAT(after, IsOk());
   MibDelta moved = Subtract(*after, *before);
   int sent_resets = 0;
   for (const Segment& s : wire.segments()) {
@@ -96,7 +98,7 @@ TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
                  rule);
   RecordProperty("counters_at_close", DeltaToString(moved));
   absl::StatusOr<std::vector<DiagSocket>> left = ListTcpSocketsOnPort(port);
-  ASSERT_TRUE(left.ok());
+  ASSERT_THAT(left, IsOk());
   EXPECT_WITNESS("sock_diag: sockets left", 0, left->size(), rule);
   for (UniqueFd& peer : peers) {
     PeerApi api(peer.get(), kDeadline);
@@ -113,9 +115,7 @@ TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
 
 INSTANTIATE_TEST_SUITE_P(ListenerClose, ListenerCloseTest,
                          ::testing::Values(Family::kV4, Family::kV6),
-                         [](const ::testing::TestParamInfo<Family>& info) {
-                           return FamilyName(info.param);
-                         });
+                         CaseNamer());
 
 }  // namespace
 }  // namespace tcpsem

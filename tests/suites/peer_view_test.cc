@@ -23,10 +23,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "fixtures/base/errno_status.h"
 #include "fixtures/base/wait_until.h"
 #include "fixtures/rules/scenario_rules.h"
 #include "fixtures/staging/fin_wait2_holder.h"
+#include "fixtures/staging/recv_once.h"
 #include "fixtures/staging/socket_pair.h"
 #include "fixtures/witnesses/mib_counters.h"
 #include "fixtures/witnesses/poll_view.h"
@@ -34,6 +34,8 @@
 #include "fixtures/witnesses/wire_capture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/harness/case_name.h"
+#include "tests/harness/deadline.h"
 #include "tests/harness/expect_witness.h"
 #include "tests/harness/status_matchers.h"
 #include "tests/harness/teardown_test.h"
@@ -42,23 +44,12 @@
 namespace tcpsem {
 namespace {
 
-constexpr absl::Duration kDeadline = absl::Seconds(3);
-
 enum class Ending {
   kFin,        // nothing unread: close() sends FIN
   kRst,        // 10 bytes unread: close() sends RST
   kFinThenRst  // FIN, then the peer's data draws a RST from the timewait
 };
 enum class Order { kRecvFirst, kErrorFirst };
-
-struct Case {
-  Family family;
-  Ending ending;
-  Order order;
-  // What the peer sees, in the order it asks: "poll=... epoll=... " then
-  // "recv=... so_error=..." or "so_error=... recv=...".
-  std::string expected;
-};
 
 const char* EndingName(Ending ending) {
   switch (ending) {
@@ -72,19 +63,21 @@ const char* EndingName(Ending ending) {
   return "Ending?";
 }
 
-void PrintTo(const Case& c, std::ostream* os) {
-  *os << FamilyName(c.family) << " " << EndingName(c.ending) << " "
-      << (c.order == Order::kRecvFirst ? "recv first" : "SO_ERROR first");
-}
+struct Case {
+  Family family;
+  Ending ending;
+  Order order;
+  // What the peer sees, in the order it asks: "poll=... epoll=... " then
+  // "recv=... so_error=..." or "so_error=... recv=...".
+  std::string expected;
+  std::string Label() const {
+    return absl::StrCat(
+        EndingName(ending), "_",
+        order == Order::kRecvFirst ? "RecvFirst" : "SoErrorFirst");
+  }
+};
 
-// One non-blocking recv(): "EOF", "5 bytes" or an errno name.
-std::string RecvOnce(int fd) {
-  char buffer[64];
-  const ssize_t n = ::recv(fd, buffer, sizeof(buffer), MSG_DONTWAIT);
-  if (n == 0) return "EOF";
-  if (n > 0) return absl::StrCat(n, " bytes");
-  return ErrnoName(errno);
-}
+void PrintTo(const Case& c, std::ostream* os) { *os << CaseName(c); }
 
 // Whether the peer acknowledged the closer's FIN in a segment of its own
 // before its data (else the data carried that ACK).
@@ -131,15 +124,16 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
   if (c.ending == Ending::kRst) {
     ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
     absl::Status queued = WaitForReceiveQueue(closer, 10, kDeadline);
-    ASSERT_TRUE(queued.ok()) << queued;
+    ASSERT_THAT(queued, IsOk());
   }
-  ASSERT_TRUE(wire.Sync(Phase::kSetup, kDeadline).ok());
+  ASSERT_THAT(wire.Sync(Phase::kSetup, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> before = ReadTcpMib();
-  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_THAT(before, IsOk());
   ::close(connection.pair.closer.release());
   absl::StatusOr<bool> ended =
       closer_sent(Phase::kClose, c.ending == Ending::kRst ? TH_RST : TH_FIN);
-  ASSERT_TRUE(ended.ok() && *ended) << "close() sent neither FIN nor RST";
+  ASSERT_THAT(ended, IsOk());
+  ASSERT_TRUE(*ended) << "close() sent neither FIN nor RST";
   // Whether the full socket already holds FIN_WAIT2 (the ACK of the FIN was
   // processed while close() held the lock: fin_wait2_holder.h). close() has
   // returned, so an ACK processed from now on hands over to a timewait
@@ -154,30 +148,33 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
     ASSERT_THAT(holding, IsOk());
     full_orphan_before_data = holding->full_orphan;
     ASSERT_EQ(::send(peer, "0123456789", 10, MSG_NOSIGNAL), 10);
-    ASSERT_TRUE(wire.Sync(Phase::kClose, kDeadline).ok());
+    ASSERT_THAT(wire.Sync(Phase::kClose, kDeadline), IsOk());
     absl::StatusOr<bool> reset = closer_sent(Phase::kAfter, TH_RST);
-    ASSERT_TRUE(reset.ok() && *reset) << "the data after close drew no RST";
+    ASSERT_THAT(reset, IsOk());
+    ASSERT_TRUE(*reset) << "the data after close drew no RST";
   }
   // The peer's TCP has processed everything the closer sent.
-  ASSERT_TRUE(wire.Sync(Phase::kAfter, kDeadline).ok());
+  ASSERT_THAT(wire.Sync(Phase::kAfter, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
-  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_THAT(after, IsOk());
   MibDelta moved = Subtract(*after, *before);
   const std::string closer_state = CloserStateOnceAcked(connection);
 
   absl::StatusOr<std::string> polled = PollEvents(peer);
   absl::StatusOr<std::string> epolled = EpollEvents(peer);
-  ASSERT_TRUE(polled.ok()) << polled.status();
-  ASSERT_TRUE(epolled.ok()) << epolled.status();
+  ASSERT_THAT(polled, IsOk());
+  ASSERT_THAT(epolled, IsOk());
   std::string seen = absl::StrCat("poll=", *polled, " epoll=", *epolled);
   if (c.order == Order::kRecvFirst) {
-    absl::StrAppend(&seen, " recv=", RecvOnce(peer));
+    absl::StrAppend(&seen,
+                    " recv=", RecvOnce(peer, 64, MSG_DONTWAIT).ToString());
   }
   absl::StatusOr<std::string> error = TakeSocketError(peer);
-  ASSERT_TRUE(error.ok()) << error.status();
+  ASSERT_THAT(error, IsOk());
   absl::StrAppend(&seen, " so_error=", *error);
   if (c.order == Order::kErrorFirst) {
-    absl::StrAppend(&seen, " recv=", RecvOnce(peer));
+    absl::StrAppend(&seen,
+                    " recv=", RecvOnce(peer, 64, MSG_DONTWAIT).ToString());
   }
   EXPECT_EQ(seen, c.expected)
       << "the peer's calls, in the order it made them, after the closer's "
@@ -244,15 +241,7 @@ std::vector<Case> AllCases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(PeerView, PeerViewTest,
-                         ::testing::ValuesIn(AllCases()),
-                         [](const ::testing::TestParamInfo<Case>& info) {
-                           return absl::StrCat(
-                               FamilyName(info.param.family), "_",
-                               EndingName(info.param.ending), "_",
-                               info.param.order == Order::kRecvFirst
-                                   ? "RecvFirst"
-                                   : "SoErrorFirst");
-                         });
+                         ::testing::ValuesIn(AllCases()), CaseNamer());
 
 }  // namespace
 }  // namespace tcpsem

@@ -45,14 +45,14 @@ class Rfc5961Test : public ScriptedPeerTest,
     UniqueFd fd = AcceptWithUnreadData(GetParam());
     if (!fd.valid()) return UniqueFd();
     absl::StatusOr<MibSnapshot> mib = ReadTcpMib();
-    EXPECT_TRUE(mib.ok()) << mib.status();
+    EXPECT_THAT(mib, IsOk());
     if (mib.ok()) before_ = *std::move(mib);
     return fd;
   }
 
   MibDelta Counters() {
     absl::StatusOr<MibSnapshot> after = ReadTcpMib();
-    EXPECT_TRUE(after.ok()) << after.status();
+    EXPECT_THAT(after, IsOk());
     return after.ok() ? Subtract(*after, before_) : MibDelta();
   }
 
@@ -144,7 +144,7 @@ TEST_P(Rfc5961Test, SynDrawsChallengeAck) {
 // observed and recorded, not judged.
 TEST_P(Rfc5961Test, AckOfUnsentData) {
   absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
-  ASSERT_TRUE(kernel.ok()) << kernel.status();
+  ASSERT_THAT(kernel, IsOk());
   UniqueFd fd = OpenWithUnreadData();
   if (!fd.valid()) return;
   ASSERT_THAT(peer().Inject(Seg(".").Ack(1 + 1000), "ACK of unsent data"),

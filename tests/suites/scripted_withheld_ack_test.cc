@@ -35,7 +35,7 @@ class WithheldAckTest : public ScriptedPeerTest,
   void CloseExpectingRst(UniqueFd fd, uint32_t seq, uint32_t ack,
                          const std::string& cited) {
     absl::StatusOr<MibSnapshot> before = ReadTcpMib();
-    ASSERT_TRUE(before.ok()) << before.status();
+    ASSERT_THAT(before, IsOk());
     peer().Stimulus("close()");
     fd.reset();
     // A slow (emulated) machine may let the FIN's retransmission timer fire
@@ -45,7 +45,7 @@ class WithheldAckTest : public ScriptedPeerTest,
                                    Within(TimingBucket::kImmediate))))
         << cited;
     absl::StatusOr<MibSnapshot> after = ReadTcpMib();
-    ASSERT_TRUE(after.ok()) << after.status();
+    ASSERT_THAT(after, IsOk());
     const MibDelta delta = Subtract(*after, *before);
     EXPECT_EQ(delta.count("TCPAbortOnClose") ? delta.at("TCPAbortOnClose") : 0,
               1)

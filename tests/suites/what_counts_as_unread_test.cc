@@ -19,14 +19,15 @@
 #include "fixtures/staging/observation.h"
 #include "fixtures/witnesses/mib_counters.h"
 #include "gtest/gtest.h"
+#include "tests/harness/case_name.h"
+#include "tests/harness/deadline.h"
 #include "tests/harness/expect_witness.h"
+#include "tests/harness/status_matchers.h"
 #include "tests/harness/teardown_test.h"
 #include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 namespace {
-
-constexpr absl::Duration kDeadline = absl::Seconds(3);
 
 enum class Reading {
   kPeekedOnly,          // 10 bytes, read with MSG_PEEK only
@@ -42,6 +43,7 @@ struct Case {
   const char* name;
   const char* close_emits;  // what close() puts on the wire
   int aborts_on_close;      // TCPAbortOnClose delta
+  std::string Label() const { return name; }
 };
 
 class WhatCountsAsUnreadTest : public TeardownTest,
@@ -64,26 +66,26 @@ TEST_P(WhatCountsAsUnreadTest, CloseDecides) {
   switch (c.reading) {
     case Reading::kPeekedOnly:
       ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
-      ASSERT_TRUE(WaitForReceiveQueue(closer, 10, kDeadline).ok());
+      ASSERT_THAT(WaitForReceiveQueue(closer, 10, kDeadline), IsOk());
       ASSERT_EQ(::recv(closer, buffer, sizeof(buffer), MSG_PEEK), 10);
       break;
     case Reading::kReadUpToFin:
       ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
       ASSERT_EQ(::shutdown(peer, SHUT_WR), 0);
-      ASSERT_TRUE(WaitForReceiveQueue(closer, 10, kDeadline).ok());
+      ASSERT_THAT(WaitForReceiveQueue(closer, 10, kDeadline), IsOk());
       ASSERT_EQ(::recv(closer, buffer, 10, MSG_WAITALL), 10);
       break;
     case Reading::kUrgentReadOob:
     case Reading::kUrgentAndDataRead:
       ASSERT_EQ(::send(peer, "012345678", 9, 0), 9);
       ASSERT_EQ(::send(peer, "U", 1, MSG_OOB), 1);
-      ASSERT_TRUE(WaitUntil(
+      ASSERT_THAT(WaitUntil(
                       [&]() -> absl::StatusOr<bool> {
                         return ::recv(closer, buffer, 1,
                                       MSG_OOB | MSG_DONTWAIT) == 1;
                       },
-                      kDeadline, "the urgent byte")
-                      .ok());
+                      kDeadline, "the urgent byte"),
+                  IsOk());
       if (c.reading == Reading::kUrgentAndDataRead) {
         ASSERT_EQ(::recv(closer, buffer, 9, MSG_WAITALL), 9);
       }
@@ -91,19 +93,19 @@ TEST_P(WhatCountsAsUnreadTest, CloseDecides) {
     case Reading::kArrivedAfterShutRd:
       ASSERT_EQ(::shutdown(closer, SHUT_RD), 0);
       ASSERT_EQ(::send(peer, "0123456789", 10, 0), 10);
-      ASSERT_TRUE(WaitForReceiveQueue(closer, 10, kDeadline).ok());
+      ASSERT_THAT(WaitForReceiveQueue(closer, 10, kDeadline), IsOk());
       break;
   }
   absl::StatusOr<int> queued = BytesInReceiveQueue(closer);
-  ASSERT_TRUE(queued.ok()) << queued.status();
+  ASSERT_THAT(queued, IsOk());
   RecordProperty("queued_at_close", absl::StrCat(*queued));
-  ASSERT_TRUE(connection.wire->Sync(Phase::kShutdown, kDeadline).ok());
+  ASSERT_THAT(connection.wire->Sync(Phase::kShutdown, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> before = ReadTcpMib();
-  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_THAT(before, IsOk());
   ::close(connection.pair.closer.release());
-  ASSERT_TRUE(connection.wire->Sync(Phase::kClose, kDeadline).ok());
+  ASSERT_THAT(connection.wire->Sync(Phase::kClose, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
-  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_THAT(after, IsOk());
   Observation o;
   o.segments = connection.wire->segments();
   const bool rst = c.aborts_on_close != 0;
@@ -153,16 +155,10 @@ std::vector<Case> AllCases() {
   return cases;
 }
 
-void PrintTo(const Case& c, std::ostream* os) {
-  *os << FamilyName(c.family) << " " << c.name;
-}
+void PrintTo(const Case& c, std::ostream* os) { *os << CaseName(c); }
 
 INSTANTIATE_TEST_SUITE_P(WhatCountsAsUnread, WhatCountsAsUnreadTest,
-                         ::testing::ValuesIn(AllCases()),
-                         [](const ::testing::TestParamInfo<Case>& info) {
-                           return absl::StrCat(FamilyName(info.param.family),
-                                               "_", info.param.name);
-                         });
+                         ::testing::ValuesIn(AllCases()), CaseNamer());
 
 }  // namespace
 }  // namespace tcpsem

@@ -14,6 +14,8 @@
 #include "fixtures/witnesses/witness_seams.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/harness/deadline.h"
+#include "tests/harness/status_matchers.h"
 #include "tests/harness/teardown_test.h"
 #include "tests/harness/witness_registry.h"
 
@@ -24,8 +26,6 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
 
-constexpr absl::Duration kDeadline = absl::Seconds(3);
-
 class WitnessSelfTest : public TeardownTest {
  protected:
   void WitnessNotTrusted(const absl::Status& why) override {
@@ -34,9 +34,10 @@ class WitnessSelfTest : public TeardownTest {
   // A connection whose closer holds 10 unread bytes, so close() resets it.
   void CloseWithUnreadData(Connection& c) {
     ASSERT_EQ(::send(c.pair.peer.get(), "0123456789", 10, 0), 10);
-    ASSERT_TRUE(WaitForReceiveQueue(c.pair.closer.get(), 10, kDeadline).ok());
+    ASSERT_THAT(WaitForReceiveQueue(c.pair.closer.get(), 10, kDeadline),
+                IsOk());
     ::close(c.pair.closer.release());
-    ASSERT_TRUE(c.wire->Sync(Phase::kClose, kDeadline).ok());
+    ASSERT_THAT(c.wire->Sync(Phase::kClose, kDeadline), IsOk());
   }
   std::vector<std::string> reported_;
 };
@@ -58,7 +59,7 @@ TEST_F(WitnessSelfTest, AllAliveWhenNothingIsBlinded) {
 
 TEST_F(WitnessSelfTest, FrozenCountersAreReported) {
   absl::StatusOr<MibSnapshot> frozen = ReadTcpMib();
-  ASSERT_TRUE(frozen.ok()) << frozen.status();
+  ASSERT_THAT(frozen, IsOk());
   ScopedBlindWitness blind({.mib_source = [frozen] { return frozen; }});
   Connection c;
   OpenConnection(Family::kV4, c);
@@ -71,7 +72,7 @@ TEST_F(WitnessSelfTest, FrozenCountersAreReported) {
 // that expect no counter to move pass blind.
 TEST_F(WitnessSelfTest, FrozenCountersAreReportedByTheMatrixStaging) {
   absl::StatusOr<MibSnapshot> frozen = ReadTcpMib();
-  ASSERT_TRUE(frozen.ok()) << frozen.status();
+  ASSERT_THAT(frozen, IsOk());
   ScopedBlindWitness blind({.mib_source = [frozen] { return frozen; }});
   StageAndJudge(
       {Family::kV4, Unread::kNone, Linger::kOff, Shutdown::kNone, false}, {},
@@ -95,6 +96,14 @@ TEST_F(WitnessSelfTest, SockDiagInTheWrongNamespaceIsReported) {
   OpenConnection(Family::kV4, c);
   if (IsSkipped() || HasFatalFailure()) return;
   EXPECT_THAT(reported_, ElementsAre(StartsWith("sock_diag: ")));
+}
+
+TEST_F(WitnessSelfTest, TcpInfoOfAnotherSocketIsReported) {
+  ScopedBlindWitness blind({.tcp_info_elsewhere = true});
+  Connection c;
+  OpenConnection(Family::kV4, c);
+  if (IsSkipped() || HasFatalFailure()) return;
+  EXPECT_THAT(reported_, ElementsAre(StartsWith("TCP_INFO: ")));
 }
 
 TEST_F(WitnessSelfTest, DroppedPeerResultsAreReported) {

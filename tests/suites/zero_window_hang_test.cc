@@ -17,6 +17,7 @@
 #include "fixtures/staging/blocked_writer.h"
 #include "fixtures/staging/fin_wait2_holder.h"
 #include "fixtures/staging/observation.h"
+#include "fixtures/staging/recv_once.h"
 #include "fixtures/staging/socket_pair.h"
 #include "fixtures/witnesses/mib_counters.h"
 #include "fixtures/witnesses/sock_diag.h"
@@ -24,6 +25,8 @@
 #include "fixtures/witnesses/wire_capture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/harness/case_name.h"
+#include "tests/harness/deadline.h"
 #include "tests/harness/expect_witness.h"
 #include "tests/harness/status_matchers.h"
 #include "tests/harness/teardown_test.h"
@@ -38,7 +41,6 @@ using ::testing::Field;
 using ::testing::IsEmpty;
 using ::testing::MatchesRegex;
 
-constexpr absl::Duration kDeadline = absl::Seconds(3);
 // TCP_RTO_MIN: a writer woken sooner was woken by the RST, not by a timer.
 constexpr absl::Duration kPromptly = absl::Milliseconds(200);
 
@@ -55,8 +57,8 @@ class ZeroWindowHangTest : public TeardownTest,
     resets_ = std::move(connection.resets);
     port_ = pair_.closer_port;
     writer_ = std::make_unique<BlockedWriter>(pair_.peer.get());
-    ASSERT_TRUE(writer_->WaitUntilBlocked(kDeadline).ok());
-    ASSERT_TRUE(wire_->Sync(Phase::kSetup, kDeadline).ok());
+    ASSERT_THAT(writer_->WaitUntilBlocked(kDeadline), IsOk());
+    ASSERT_THAT(wire_->Sync(Phase::kSetup, kDeadline), IsOk());
   }
 
   // Reads everything while the writer finishes its send() and stops, until
@@ -65,21 +67,19 @@ class ZeroWindowHangTest : public TeardownTest,
     writer_->RequestStop();
     const int closer = pair_.closer.get();
     const int peer = pair_.peer.get();
-    std::vector<char> buffer(64 * 1024);
-    ASSERT_TRUE(WaitUntil(
-                    [&]() -> absl::StatusOr<bool> {
-                      while (::recv(closer, buffer.data(), buffer.size(),
-                                    MSG_DONTWAIT) > 0) {
-                      }
-                      absl::StatusOr<int> outq = BytesInSendQueue(peer);
-                      absl::StatusOr<int> inq = BytesInReceiveQueue(closer);
-                      if (!outq.ok()) return outq.status();
-                      if (!inq.ok()) return inq.status();
-                      return writer_->result() == "stopped" && *outq == 0 &&
-                             *inq == 0;
-                    },
-                    kDeadline, "the closer to drain everything", closer, POLLIN)
-                    .ok());
+    ASSERT_THAT(
+        WaitUntil(
+            [&]() -> absl::StatusOr<bool> {
+              absl::StatusOr<Drained> drained = DrainReceiveQueue(closer);
+              if (!drained.ok()) return drained.status();
+              absl::StatusOr<int> outq = BytesInSendQueue(peer);
+              absl::StatusOr<int> inq = BytesInReceiveQueue(closer);
+              if (!outq.ok()) return outq.status();
+              if (!inq.ok()) return inq.status();
+              return writer_->result() == "stopped" && *outq == 0 && *inq == 0;
+            },
+            kDeadline, "the closer to drain everything", closer, POLLIN),
+        IsOk());
   }
 
   // Closes the closing side (after draining everything, when asked: the
@@ -200,12 +200,12 @@ TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
   const int peer = pair_.peer.get();
   DrainEverything();
   if (HasFatalFailure()) return;
-  ASSERT_TRUE(wire_->Sync(Phase::kShutdown, kDeadline).ok());
+  ASSERT_THAT(wire_->Sync(Phase::kShutdown, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> before = ReadTcpMib();
-  ASSERT_TRUE(before.ok());
+  ASSERT_THAT(before, IsOk());
 
   ::close(pair_.closer.release());
-  ASSERT_TRUE(wire_->Sync(Phase::kClose, kDeadline).ok());
+  ASSERT_THAT(wire_->Sync(Phase::kClose, kDeadline), IsOk());
   std::string rule = Cite("hang.drained-fin-then-rst");
   EXPECT_WITNESS("wire: close emits", "FIN",
                  wire_->CloserEmitted(Phase::kClose), rule);
@@ -220,7 +220,8 @@ TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
                s.phase == Phase::kClose;
       },
       kDeadline);
-  ASSERT_TRUE(acked.ok() && *acked) << "the FIN was never acknowledged";
+  ASSERT_THAT(acked, IsOk());
+  ASSERT_TRUE(*acked) << "the FIN was never acknowledged";
   absl::StatusOr<std::optional<DiagSocket>> closed =
       FindTcpSocket(pair_.closer_port, pair_.peer_port);
   ASSERT_THAT(closed, IsOk());
@@ -245,7 +246,7 @@ TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
         return s.direction == Direction::kToPeer && s.has(TH_RST);
       },
       kDeadline);
-  ASSERT_TRUE(reset.ok());
+  ASSERT_THAT(reset, IsOk());
   EXPECT_WITNESS("wire: the data drew a RST", true, *reset, rule);
   pfd = {peer, 0, 0};
   ASSERT_EQ(::poll(&pfd, 1, absl::ToInt64Milliseconds(kDeadline)), 1);
@@ -253,9 +254,9 @@ TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
   const bool sent = ::send(peer, "x", 1, MSG_NOSIGNAL) == 1;
   EXPECT_WITNESS("peer: send after the RST", "EPIPE",
                  sent ? "1" : ErrnoName(errno), rule);
-  ASSERT_TRUE(wire_->Sync(Phase::kAfter, kDeadline).ok());
+  ASSERT_THAT(wire_->Sync(Phase::kAfter, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
-  ASSERT_TRUE(after.ok());
+  ASSERT_THAT(after, IsOk());
   // No abort at close (FIN); the answer to the data is counted once, as an
   // abort only when the full orphan answered it.
   EXPECT_WITNESS("counters",
@@ -264,7 +265,7 @@ TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
                  TeardownDeltaToString(*after, *before), rule);
   // The RST ended both: nothing of the connection is left.
   absl::StatusOr<std::vector<DiagSocket>> left = ListTcpSocketsOnPort(port_);
-  ASSERT_TRUE(left.ok()) << left.status();
+  ASSERT_THAT(left, IsOk());
   EXPECT_WITNESS("sock_diag: sockets left", 0, left->size(), rule);
   if (std::optional<std::vector<ResetEvent>> events =
           PinnedResets(resets_.get())) {
@@ -276,9 +277,7 @@ TEST_P(ZeroWindowHangTest, DrainingFirstClosesWithFinAndLaterDataDrawsRst) {
 
 INSTANTIATE_TEST_SUITE_P(Rfc2525Hang, ZeroWindowHangTest,
                          ::testing::Values(Family::kV4, Family::kV6),
-                         [](const ::testing::TestParamInfo<Family>& info) {
-                           return FamilyName(info.param);
-                         });
+                         CaseNamer());
 
 }  // namespace
 }  // namespace tcpsem

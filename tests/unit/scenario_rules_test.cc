@@ -10,13 +10,15 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "fixtures/base/text_file.h"
 #include "gtest/gtest.h"
 
 namespace tcpsem {
 namespace {
 
-// Every Cite("...") id in the suites' sources.
+// Every Cite("...") id in the suites' sources (*_test.cc and the suite-local
+// *_fixture.h).
 std::set<std::string> CitedIds() {
   const std::string dir = std::string(TCPSEM_SOURCE_DIR) + "/tests/suites";
   std::set<std::string> ids;
@@ -27,7 +29,8 @@ std::set<std::string> CitedIds() {
   const std::regex id(R"re("([a-z0-9]+(?:-[a-z0-9]+)*\.[a-z0-9-]+)")re");
   while (dirent* entry = ::readdir(listing)) {
     const std::string name = entry->d_name;
-    if (name.size() < 8 || name.substr(name.size() - 8) != "_test.cc") {
+    if (!absl::EndsWith(name, "_test.cc") &&
+        !absl::EndsWith(name, "_fixture.h")) {
       continue;
     }
     absl::StatusOr<std::string> text = ReadTextFile(dir + "/" + name);
