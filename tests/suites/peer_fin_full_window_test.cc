@@ -74,31 +74,39 @@ constexpr int kMaxTinySegments = 65536;
 // side's buffer under it: several times kSmallReceiveBuffer.
 constexpr int kOvercommitBytes = 32768;
 
-// Where the kernels differ, as measured (host 6.18.44, QEMU guests Debian
-// 6.1.192 and 6.12.117): tcp_data_queue()'s answer to a failed
-// tcp_try_rmem_schedule() for an in-sequence segment. 6.12.117 and 6.18.44
-// schedule an immediate ACK (ICSK_ACK_NOMEM | ICSK_ACK_NOW: a zero window)
-// and drop only segments with payload (`if (skb_queue_len(...) &&
-// skb->len)`, TCPRcvQDrop), a bare FIN being queued with
-// sk_forced_mem_schedule(). 6.1.192 drops any segment while the receive
-// queue is non-empty, FIN included, and sends no ACK. Kernels between the
-// two were not run: there the suite records which behaviour it saw and
-// pins only what both share.
-enum class MemoryDropPath { kSilentDrop, kZeroWindowAck, kNotMeasured };
-constexpr KernelVersion kZeroWindowAckMeasuredSince{6, 12, 117};
-constexpr KernelVersion kSilentDropSeries{6, 1, 0};  // the 6.1 series
+// Where the kernels differ: tcp_data_queue()'s answer to a failed
+// tcp_try_rmem_schedule() for an in-sequence segment. Kernels with upstream
+// e2142825c120 (6.6) schedule an immediate ACK (ICSK_ACK_NOMEM |
+// ICSK_ACK_NOW: a zero window); with 2bd99aef1b19 (6.10) a bare FIN is not
+// dropped but queued with sk_forced_mem_schedule(). The 6.1 series has
+// neither: it drops any segment while the receive queue is non-empty, FIN
+// included, and sends no ACK. Which kernels were run is in each rule's
+// kernel condition (scenario_rules.cc, `tcpsem_rules`); on any other kernel
+// the suite records which behaviour it saw and pins only what all share.
+enum class KernelAnswer { kNew, kOld, kNotMeasured };
 
-MemoryDropPath MeasuredMemoryDropPath() {
+// Which of two kernel-conditioned rules holds on the running kernel (its
+// upstream version, kernel_version.h).
+KernelAnswer AnswerOf(absl::string_view new_rule, absl::string_view old_rule) {
   absl::StatusOr<KernelVersion> kernel = RunningKernelVersion();
-  if (!kernel.ok()) return MemoryDropPath::kNotMeasured;
-  if (*kernel >= kZeroWindowAckMeasuredSince) {
-    return MemoryDropPath::kZeroWindowAck;
+  if (!kernel.ok()) return KernelAnswer::kNotMeasured;
+  const ScenarioRule* now = FindScenarioRule(new_rule);
+  const ScenarioRule* before = FindScenarioRule(old_rule);
+  if (now != nullptr && now->kernel.Holds(*kernel)) return KernelAnswer::kNew;
+  if (before != nullptr && before->kernel.Holds(*kernel)) {
+    return KernelAnswer::kOld;
   }
-  if (kernel->major == kSilentDropSeries.major &&
-      kernel->minor == kSilentDropSeries.minor) {
-    return MemoryDropPath::kSilentDrop;
-  }
-  return MemoryDropPath::kNotMeasured;
+  return KernelAnswer::kNotMeasured;
+}
+
+KernelAnswer MemoryDropAnswer() {
+  return AnswerOf("peer-fin.memory-drop-zero-window-ack",
+                  "peer-fin.memory-drop-silent");
+}
+
+KernelAnswer BareFinAnswer() {
+  return AnswerOf("peer-fin.bare-fin-under-pressure",
+                  "peer-fin.bare-fin-dropped");
 }
 
 enum class Staging {
@@ -711,15 +719,15 @@ class PeerFinFullWindowTest : public TeardownTest,
     // Either way the pressure showed: pruning was needed and collapsing ran.
     EXPECT_GE(Moved(moved, "PruneCalled"), 1) << rule;
     EXPECT_GE(Moved(moved, "TCPRcvCollapsed"), 1) << rule;
-    // On the kernels measured to answer a drop with a zero window (see
-    // MemoryDropPath) the drop is answered at once with a zero
+    // On the kernels of peer-fin.memory-drop-zero-window-ack (see
+    // MemoryDropAnswer) the drop is answered at once with a zero
     // window (ICSK_ACK_NOMEM | ICSK_ACK_NOW) acknowledging everything before
     // it; before, it is silent: the window the peer knows stays open, the
     // dropped byte is retransmitted (and dropped again), and the FIN may go
     // out behind the hole, where tcp_data_queue_ofo() holds or drops it.
-    const MemoryDropPath path = MeasuredMemoryDropPath();
-    const bool pinned = !dropped || path != MemoryDropPath::kNotMeasured;
-    const bool silent_drop = dropped && path == MemoryDropPath::kSilentDrop;
+    const KernelAnswer path = MemoryDropAnswer();
+    const bool pinned = !dropped || path != KernelAnswer::kNotMeasured;
+    const bool silent_drop = dropped && path == KernelAnswer::kOld;
     if (pinned && !silent_drop) {
       // The peer knows the zero window, and every byte the closing side
       // queued is acknowledged (SIOCOUTQ: what is left is held back, or
@@ -735,7 +743,9 @@ class PeerFinFullWindowTest : public TeardownTest,
             return *w == 0 && *queued + *outq == sent;
           },
           kDeadline, "the zero window known and everything queued acked");
-      EXPECT_TRUE(settled.ok()) << settled << rule;
+      EXPECT_TRUE(settled.ok())
+          << settled << rule
+          << (dropped ? Cite("peer-fin.memory-drop-zero-window-ack") : "");
     }
     absl::StatusOr<int> outq_before = BytesInSendQueue(peer_);
     ASSERT_TRUE(outq_before.ok());
@@ -752,9 +762,8 @@ class PeerFinFullWindowTest : public TeardownTest,
     RecordProperty("peer_unacked_after_shutdown", absl::StrCat(*outq));
     if (!pinned) {
       RecordProperty("fin_after_drop",
-                     absl::StrCat("not pinned on ", KernelRelease(),
-                                  " (between the measured 6.1.192 and "
-                                  "6.12.117): FIN on the wire: ",
+                     absl::StrCat("not pinned on ", RunningKernelDescription(),
+                                  " (no rule's kernels): FIN on the wire: ",
                                   fins.empty() ? "no" : "yes"));
     } else if (silent_drop) {
       // If the window let it out, the FIN lands behind the hole and draws a
@@ -762,9 +771,11 @@ class PeerFinFullWindowTest : public TeardownTest,
       // peer then holds just that byte and the FIN.
       for (const PeerFin& fin : fins) {
         EXPECT_EQ(fin.seq, static_cast<uint32_t>(sent + 1))
-            << "a FIN right behind the dropped byte" << rule;
+            << "a FIN right behind the dropped byte"
+            << Cite("peer-fin.memory-drop-silent");
       }
-      EXPECT_GE(*outq, 2) << "the dropped byte and the FIN at least" << rule;
+      EXPECT_GE(*outq, 2) << "the dropped byte and the FIN at least"
+                          << Cite("peer-fin.memory-drop-silent");
     } else {
       // Past tcp_wnd_end(): tcp_snd_wnd_test() holds it.
       EXPECT_TRUE(fins.empty()) << "the FIN went on the wire" << rule;
@@ -817,9 +828,9 @@ class PeerFinFullWindowTest : public TeardownTest,
     ASSERT_TRUE(before.ok()) << before.status();
 
     ASSERT_EQ(::shutdown(peer_, SHUT_WR), 0) << ErrnoStatus("shutdown");
-    const MemoryDropPath path = MeasuredMemoryDropPath();
-    bool accepted = path == MemoryDropPath::kZeroWindowAck;
-    if (path == MemoryDropPath::kNotMeasured) {
+    const KernelAnswer path = BareFinAnswer();
+    bool accepted = path == KernelAnswer::kNew;
+    if (path == KernelAnswer::kNotMeasured) {
       // Not measured here: whichever of the two answers comes is recorded.
       absl::Status answered = WaitUntil(
           [&]() -> absl::StatusOr<bool> {
@@ -832,8 +843,8 @@ class PeerFinFullWindowTest : public TeardownTest,
       ASSERT_TRUE(answered.ok()) << answered;
       accepted = TcpStateNameOf(closer_) == "CLOSE_WAIT";
       RecordProperty("bare_fin",
-                     absl::StrCat("not pinned on ", KernelRelease(), ": ",
-                                  accepted ? "accepted" : "dropped"));
+                     absl::StrCat("not pinned on ", RunningKernelDescription(),
+                                  ": ", accepted ? "accepted" : "dropped"));
     }
     if (accepted) {
       // tcp_data_queue(): the FIN has no payload, so the failed
@@ -847,7 +858,7 @@ class PeerFinFullWindowTest : public TeardownTest,
           kDeadline, "the bare FIN accepted and acknowledged");
       ASSERT_TRUE(settled.ok())
           << settled << ": closer " << TcpStateNameOf(closer_) << ", peer "
-          << TcpStateNameOf(peer_);
+          << TcpStateNameOf(peer_) << rule;
     } else {
       // Older tcp_data_queue() (`if (skb_queue_len(&sk->sk_receive_queue)
       // == 0) sk_forced_mem_schedule(); else if (tcp_try_rmem_schedule())
@@ -860,7 +871,7 @@ class PeerFinFullWindowTest : public TeardownTest,
             return PeerFins().size() >= 2;
           },
           kDeadline, "the peer's FIN sent a second time");
-      ASSERT_TRUE(twice.ok()) << twice;
+      ASSERT_TRUE(twice.ok()) << twice << Cite("peer-fin.bare-fin-dropped");
     }
     ASSERT_TRUE(wire().Sync(Phase::kShutdown, kDeadline).ok());
     absl::StatusOr<MibSnapshot> after = ReadTcpMib();
