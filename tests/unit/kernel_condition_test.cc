@@ -23,8 +23,10 @@ bool NamesItsChange(const std::string& change) {
 
 void ExpectExplained(const std::string& id, const KernelCondition& kernel,
                      const std::string& text) {
-  // A rule whose words name a kernel version must carry the condition too.
-  static const std::regex version(R"re(\b[3-9]\.[0-9]+\.[0-9]+\b)re");
+  // A rule whose words name a kernel version ("6.12.117", not an RFC
+  // section such as "3.10.7.4") must carry the condition too.
+  static const std::regex version(
+      R"re((^|[^.0-9])[4-7]\.[0-9]{1,2}\.[0-9]{1,3}(?![.0-9]))re");
   if (!kernel.Conditioned()) {
     EXPECT_FALSE(std::regex_search(text, version))
         << id << " names a kernel version but has no kernel condition";
