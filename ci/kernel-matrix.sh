@@ -11,6 +11,10 @@
 #                     debian-6.12 host). SPEC is one of
 #                       debian-6.1     newest linux-image-6.1.0-*-cloud-amd64
 #                       debian-6.12    newest linux-image-6.12.*+deb12-cloud-amd64
+#                       debian-all     every distinct upstream version the
+#                                      archive offers for cloud-amd64 (each
+#                                      6.1.0-N ABI and each 6.12.X), oldest
+#                                      first; one package per upstream version
 #                       host           the running kernel, if its image is on disk
 #                       pkg:NAME       a Debian kernel package by name
 #                       PATH.deb       a kernel image .deb
@@ -98,6 +102,32 @@ while (($#)); do
 done
 DEFAULT_KERNELS=0
 ((${#KERNELS[@]})) || { KERNELS=(debian-6.1 debian-6.12 host); DEFAULT_KERNELS=1; }
+
+# debian-all: every cloud-amd64 kernel image apt knows, by its upstream
+# version (the Debian version's leading x.y.z: 6.1.170-3 -> 6.1.170), one
+# package per upstream version (the newest ABI when two share one), oldest
+# first, as pkg:NAME specs.
+debian_all() {
+  local pkg ver
+  apt-cache pkgnames linux-image-6 2>/dev/null |
+    grep -E '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$|^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64$' |
+    while read -r pkg; do
+      ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '$1 == "Candidate:" {print $2}')
+      [[ $ver =~ ^([0-9]+\.[0-9]+\.[0-9]+) ]] && echo "${BASH_REMATCH[1]} $pkg"
+    done | sort -V -r | awk '!seen[$1]++' | sort -V | awk '{print "pkg:" $2}'
+}
+expanded=()
+for spec in "${KERNELS[@]}"; do
+  if [[ $spec == debian-all ]]; then
+    mapfile -t all < <(debian_all)
+    ((${#all[@]})) || die "debian-all: apt-cache knows no linux-image-*-cloud-amd64 package (run apt-get update)" 2
+    log "debian-all: ${#all[@]} upstream versions: ${all[*]#pkg:}"
+    expanded+=("${all[@]}")
+  else
+    expanded+=("$spec")
+  fi
+done
+KERNELS=("${expanded[@]}")
 [[ $TIMEOUT =~ ^[0-9]+$ && $TIMEOUT -ge 30 ]] || die "--timeout must be >= 30 seconds" 64
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "--jobs must be a positive integer" 64
 [[ $TEST_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--test-timeout must be a positive integer" 64
@@ -591,15 +621,15 @@ status=0
   echo
   echo "Suite: \`$BINARY\` ${FILTER:+(filter \`$FILTER\`)}; accelerator $ACCEL, -smp $SMP, -m $MEM."
   echo
-  echo "| kernel | package | verdict | passed | failed | hung | crashed | not run | skipped | boot s | suite s | wall s | tracefs | tcp_send_reset reason | modules loaded | note |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| kernel (upstream, as the suite resolved it) | release | package | verdict | passed | failed | hung | crashed | not run | skipped | boot s | suite s | wall s | tracefs | tcp_send_reset reason | modules loaded | note |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$REPORT"
 RECORDS=()
 for idx in "${!WORKS[@]}"; do
   work=${WORKS[$idx]} label=${LABELS[$idx]}
   if [[ -f $work/notrun.txt ]]; then
     note=$(tr '|' '/' <"$work/notrun.txt")
-    echo "| $label | | not run | | | | | | | | | | | | | $note |" >>"$REPORT"
+    echo "| | $label | | not run | | | | | | | | | | | | | $note |" >>"$REPORT"
     echo "not-run" >"$work/verdict"
     ((REQUIRED[idx])) && ((status == 0)) && status=2
     continue
@@ -616,8 +646,10 @@ if s.get("hung_tests"):
     note += "; hung: " + ", ".join(s["hung_tests"][:3]) + (" ..." if len(s["hung_tests"]) > 3 else "")
 if s.get("failed_tests"):
     note += ": " + ", ".join(s["failed_tests"][:5]) + (" ..." if len(s["failed_tests"]) > 5 else "")
-print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-    s.get("kernel_release") or sys.argv[2], v(s.get("package")), s["verdict"],
+upstream = "%s (from %s)" % (s["kernel_upstream"], s.get("kernel_upstream_source")) \
+    if s.get("kernel_upstream") else "unknown (no run header)"
+print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+    upstream.replace("|", "/"), s.get("kernel_release") or sys.argv[2], v(s.get("package")), s["verdict"],
     v(c.get("passed")), v(c.get("failed")), v(c.get("hung")), v(c.get("crashed")),
     v(c.get("not_run")), v(c.get("skipped")),
     v(s.get("boot_s")), v(s.get("suite_s")), v(s.get("wall_s")),

@@ -37,21 +37,25 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::cout << "tcpsem rule table, evaluated for kernel " << release
-            << " (upstream version from " << source << ")\n";
+            << " (upstream version, from " << source << ")\n";
+  // A kernel-conditioned rule says on which kernels it holds, the change
+  // behind it and where it was run.
+  auto print_kernel = [&](const tcpsem::KernelCondition& condition) {
+    if (!condition.Conditioned()) return;
+    std::cout << "\n  kernels: " << condition.Range()
+              << (condition.Holds(*kernel) ? "" : "  (not on this kernel)")
+              << "\n  change:  " << condition.change
+              << "\n  verified on: " << condition.verified_on;
+  };
   for (const tcpsem::Rule& rule : tcpsem::RuleTable()) {
-    std::string kernels = "all kernels";
-    if (rule.since || rule.before) {
-      kernels = absl::StrCat(rule.since ? ">= " + rule.since->ToString() : "",
-                             rule.since && rule.before ? ", " : "",
-                             rule.before ? "< " + rule.before->ToString() : "");
-    }
-    const bool holds = (!rule.since || !(*kernel < *rule.since)) &&
-                       (!rule.before || *kernel < *rule.before);
     std::cout << "\n[" << rule.id << "] " << tcpsem::RuleKindName(rule.kind)
-              << ", " << kernels << (holds ? "" : "  (not on this kernel)")
+              << ", " << rule.kernel.Range()
+              << (rule.kernel.Holds(*kernel) ? "" : "  (not on this kernel)")
               << "\n  when:    " << rule.condition
               << "\n  expect:  " << rule.outcome
-              << "\n  source:  " << rule.source << "\n";
+              << "\n  source:  " << rule.source;
+    print_kernel(rule.kernel);
+    std::cout << "\n";
   }
   std::cout << "\n\nScenario suites (outside the matrix): each expectation "
                "cites one of these\n";
@@ -65,7 +69,9 @@ int main(int argc, char** argv) {
     std::cout << "\n[" << rule.id << "] " << tcpsem::RuleKindName(rule.kind)
               << "\n  when:    " << rule.condition
               << "\n  expect:  " << rule.outcome
-              << "\n  source:  " << rule.source << "\n";
+              << "\n  source:  " << rule.source;
+    print_kernel(rule.kernel);
+    std::cout << "\n";
   }
   return 0;
 }

@@ -30,6 +30,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "fixtures/base/kernel_version.h"
 #include "fixtures/base/text_file.h"
 #include "fixtures/gtest/supervised_run.h"
 #include "fixtures/gtest/tap_listener.h"
@@ -251,11 +252,13 @@ int main(int argc, char** argv) {
   }
   std::fprintf(outputs.tap == "-" ? stderr : stdout,
                "tcpsem_run: %s: %zu tests: %d passed, %d failed, %d skipped, "
-               "%d hung, %d crashed, %d not run (%d processes; %s)\n",
+               "%d hung, %d crashed, %d not run (%d processes; %s); kernel "
+               "%s\n",
                verdict.c_str(), run->tests.size(), counts["passed"],
                counts["failed"], counts["skipped"], counts["hung"],
                counts["crashed"], counts["not_run"], run->processes,
-               (options.run_dir + "/results.json").c_str());
+               (options.run_dir + "/results.json").c_str(),
+               tcpsem::RunningKernelDescription().c_str());
   for (const tcpsem::TestOutcome& t : run->tests) {
     if (t.result == "hung" || t.result == "crashed") {
       std::fprintf(stderr, "tcpsem_run: %s %s\n", t.result.c_str(),

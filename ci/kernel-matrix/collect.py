@@ -212,6 +212,29 @@ def last_started_test(text):
     return running
 
 
+# The run header the harness prints (tests/harness/tcpsem_main.cc):
+# "tcpsem: kernel 6.1.192 (from uname -v: Debian 6.1.192-3), release ...".
+HEADER = re.compile(r"tcpsem: kernel (\d+\.\d+\.\d+) \(from ([^)]*)\)")
+
+
+def upstream_kernel(files, console):
+    """(upstream version, its source) as the suite resolved it: from the run
+    header in suite.log (or the console's mirror of it), else from the
+    record's kernel.upstream; (None, None) when neither says."""
+    for text in (files.get("suite.log", b"").decode("utf-8", "replace"),
+                 console):
+        m = HEADER.search(text)
+        if m:
+            return m.group(1), m.group(2)
+    try:
+        kernel = json.loads(files.get("record.json", b"")).get("kernel", {})
+        if kernel.get("upstream"):
+            return kernel["upstream"], kernel.get("upstream_source")
+    except (ValueError, AttributeError):
+        pass
+    return None, None
+
+
 def describe(counts):
     if not counts:
         return "no results"
@@ -244,10 +267,13 @@ def judge(args):
             f.write(data)
 
     meta = parse_meta(files.get("meta.txt", b""))
+    upstream, upstream_source = upstream_kernel(files, console)
     summary = {
         "label": args.label,
         "kernel_release": meta.get("kernel_release") or args.release or None,
         "kernel_version": meta.get("kernel_version"),
+        "kernel_upstream": upstream,
+        "kernel_upstream_source": upstream_source,
         "package": args.package or None,
         "accel": args.accel,
         "wall_s": round(args.wall, 1),

@@ -6,7 +6,14 @@ Usage: compare.py [--title TEXT] RECORD [RECORD ...]
 Each RECORD is a path to a record JSON written by the suite
 (`--tcpsem_record=<path>`), optionally prefixed with a column label:
 `6.1=/tmp/a.json`. Without a label the column is named after the record's
+upstream kernel version (kernel.upstream, schema tcpsem-record/2), else its
 kernel.release.
+
+When every column is an upstream version (x.y.z), the columns are put in
+version order and each pattern of differences says, per behaviour, the first
+and last version showing it ("FIN on 6.1.170..6.1.192; RST on
+6.12.100..6.12.117"; a behaviour that comes back after another is listed as
+several runs).
 
 A record looks like
     {"kernel": {"release": "6.1.0-56-cloud-amd64", ...},
@@ -32,6 +39,7 @@ input (a missing file, not JSON, not a record).
 
 import collections
 import json
+import re
 import sys
 
 NO_CELL = "(no cell)"
@@ -58,7 +66,7 @@ def load(arg):
         raise BadInput("%s: not a tcpsem record (no \"cells\" list)" % path)
     kernel = doc.get("kernel") if isinstance(doc.get("kernel"), dict) else {}
     if label is None:
-        label = str(kernel.get("release") or path)
+        label = str(kernel.get("upstream") or kernel.get("release") or path)
     cells = {}
     for i, cell in enumerate(doc["cells"]):
         if not isinstance(cell, dict) or not isinstance(cell.get("name"), str):
@@ -80,6 +88,34 @@ def load(arg):
                          run=verdict if verdict in UNFINISHED else "finished")
         cells[cell["name"]] = witnesses
     return label, cells
+
+
+def version_key(label):
+    """(major, minor, patch) of a label that is an upstream version, else
+    None."""
+    m = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?", label)
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) if m else None
+
+
+def runs(labels, values):
+    """{value: [(first label, last label), ...]}: the consecutive runs of
+    columns (in column order) showing each value."""
+    out = collections.OrderedDict()
+    for i, value in enumerate(values):
+        spans = out.setdefault(value, [])
+        if i > 0 and values[i - 1] == value:
+            spans[-1] = (spans[-1][0], labels[i])
+        else:
+            spans.append((labels[i], labels[i]))
+    return out
+
+
+def describe_runs(labels, values):
+    parts = []
+    for value, spans in runs(labels, values).items():
+        parts.append("%s on %s" % (value, ", ".join(
+            a if a == b else "%s..%s" % (a, b) for a, b in spans)))
+    return "; ".join(parts)
 
 
 def show(value):
@@ -117,6 +153,9 @@ def compare(records):
 
 
 def render(records, title=None):
+    by_version = all(version_key(label) for label, _ in records)
+    if by_version:
+        records = sorted(records, key=lambda r: version_key(r[0]))
     labels = [label for label, _ in records]
     # Same label twice (two records of one kernel): number them.
     seen = collections.Counter(labels)
@@ -161,6 +200,12 @@ def render(records, title=None):
                                        key=lambda kv: (-kv[1], kv[0])):
         change = " / ".join("%s: %s" % (l, v) for l, v in zip(labels, values))
         out.append("- %d scenario(s): `%s` %s" % (n, witness, change))
+    if by_version:
+        out += ["", "First and last version showing each behaviour:", ""]
+        for (witness, values), n in sorted(patterns.items(),
+                                           key=lambda kv: (-kv[1], kv[0])):
+            out.append("- %d scenario(s): `%s`: %s"
+                       % (n, witness, describe_runs(labels, list(values))))
     return "\n".join(out + notes) + "\n", 1
 
 

@@ -101,6 +101,32 @@ class CompareTest(Tmp):
         self.assertEqual(status, 1)
         self.assertIn("| S | n | 1 | 2\\|3 |", out)
 
+    def test_versions_are_ordered_and_each_behaviour_has_first_and_last(self):
+        def rec(version, close):
+            r = record("6.1.0-47-cloud-amd64", {"S1": {"wire.close": close}})
+            r["kernel"]["upstream"] = version
+            return r
+        paths = [self.write("%s.json" % v, json.dumps(rec(v, c)))
+                 for v, c in [("6.12.117", "RST"), ("6.1.170", "FIN"),
+                              ("6.12.100", "RST"), ("6.1.192", "FIN"),
+                              ("6.1.180", "RST")]]
+        status, out, _ = self.run_compare(*paths)
+        self.assertEqual(status, 1)
+        # Columns in version order, named by the upstream version.
+        self.assertIn("| scenario | witness | 6.1.170 | 6.1.180 | 6.1.192 | "
+                      "6.12.100 | 6.12.117 |", out)
+        self.assertIn("First and last version showing each behaviour:", out)
+        # A behaviour that comes back is listed as two runs.
+        self.assertIn("- 1 scenario(s): `wire.close`: FIN on 6.1.170, "
+                      "6.1.192; RST on 6.1.180, 6.12.100..6.12.117", out)
+
+    def test_no_version_ranges_when_a_label_is_not_a_version(self):
+        a = self.write("a.json", json.dumps(record("r1", {"S": {"w": "A"}})))
+        b = self.write("b.json", json.dumps(record("r2", {"S": {"w": "B"}})))
+        status, out, _ = self.run_compare(a, b)
+        self.assertEqual(status, 1)
+        self.assertNotIn("First and last version", out)
+
     def test_non_string_witness_is_bad_input_as_for_tcpsem_diff(self):
         a = self.write("a.json", json.dumps(record("r", {"S": {"n": 1}})))
         status, _, err = self.run_compare(a, a)
@@ -232,6 +258,21 @@ class CollectTest(Tmp):
         self.assertEqual(s["tcp_send_reset_reason"], "no")
         with open(os.path.join(out, "record.json")) as f:
             self.assertEqual(f.read(), '{"cells": []}')
+
+    def test_upstream_version_comes_from_the_run_header(self):
+        log = (b"tcpsem: kernel 6.1.192 (from uname -v: Debian 6.1.192-3), "
+               b"release 6.1.0-57-cloud-amd64; profile default\n")
+        raw = (frame("meta.txt", META) + frame("gtest.json", GTEST_OK)
+               + frame("suite.log", log) + "TCPSEM-DONE\n")
+        s, _ = self.judge(raw.encode())
+        self.assertEqual(s["kernel_upstream"], "6.1.192")
+        self.assertEqual(s["kernel_upstream_source"],
+                         "uname -v: Debian 6.1.192-3")
+        # Without a header or a record saying so, it is unknown, not guessed.
+        raw = (frame("meta.txt", META) + frame("gtest.json", GTEST_OK)
+               + "TCPSEM-DONE\n")
+        s, _ = self.judge(raw.encode())
+        self.assertIsNone(s["kernel_upstream"])
 
     def test_failed_test_fails(self):
         raw = (frame("meta.txt", META.replace(b"suite_rc=0", b"suite_rc=1"))

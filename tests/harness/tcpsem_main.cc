@@ -230,7 +230,7 @@ int main(int argc, char** argv) {
   if (!GTEST_FLAG_GET(list_tests)) {
     const tcpsem::RunContext& context = listener->context();
     (tap != nullptr && tap->to_stdout() ? std::cerr : std::cout)
-        << "tcpsem: kernel " << context.kernel_release << "; "
+        << "tcpsem: kernel " << tcpsem::KernelHeadline(context) << "; "
         << context.profile_description << "\n";
   }
   if (!rootless.ok()) {

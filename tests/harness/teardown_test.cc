@@ -213,10 +213,11 @@ std::optional<std::vector<ResetEvent>> TeardownTest::PinnedResets(
   if (watch == nullptr) return std::nullopt;  // the property says why
   absl::StatusOr<KernelVersion> kernel = RunningKernelVersion();
   if (!kernel.ok() || *kernel < kResetReasonsPinnedSince) {
-    RecordProperty("reset_reasons",
-                   absl::StrCat("not judged: reasons are pinned from ",
-                                kResetReasonsPinnedSince.ToString(),
-                                " on; this kernel is ", KernelRelease()));
+    RecordProperty(
+        "reset_reasons",
+        absl::StrCat("not judged: reasons are pinned from ",
+                     kResetReasonsPinnedSince.ToString(),
+                     " on; this kernel is ", RunningKernelDescription()));
     return std::nullopt;
   }
   absl::StatusOr<std::vector<ResetEvent>> events = watch->Collect();

@@ -25,6 +25,7 @@
 #include "fixtures/base/realtime_section.h"
 #include "fixtures/base/text_file.h"
 #include "fixtures/base/wait_until.h"
+#include "fixtures/rules/scenario_rules.h"
 #include "fixtures/staging/fill_window.h"
 #include "fixtures/staging/route_metrics.h"
 #include "fixtures/staging/socket_pair.h"
@@ -41,19 +42,13 @@
 
 namespace tcpsem::closer_unsent_data {
 
-inline constexpr int kUnreadBytes = 10;
-inline constexpr int kStagingAttempts = 3;
-// The shrunk-window case: what the peer holds before its buffer is cut, and
-// the segments the closer then sends into the window the peer still offers.
-inline constexpr int kAcceptedBatch = 64 * 1024;
-inline constexpr int kDroppedSegments = 16;
-inline constexpr char kShrinkWindowSysctl[] =
-    "/proc/sys/net/ipv4/tcp_shrink_window";
-// The oldest kernel seen to stage it (6.12.117 in QEMU, and 6.18.44). On
-// 6.1.192 the peer drops the segments (TCPRcvQDrop) but sends no ACK at all,
-// so no shrunk window is ever advertised and snd_nxt stays inside the old
-// one; 6.2-6.11 were not run.
-inline constexpr KernelVersion kShrunkWindowStagedSince{6, 12, 0};
+// A shrunk window is staged only where the peer answers a drop for lack of
+// receive memory with a zero window (peer-fin.memory-drop-zero-window-ack:
+// upstream e2142825c120); the 6.1 series drops the segments (TCPRcvQDrop)
+// without any ACK, so no shrunk window is ever advertised and snd_nxt stays
+// inside the old one.
+inline constexpr char kShrunkWindowRule[] =
+    "peer-fin.memory-drop-zero-window-ack";
 
 enum class Held { kInFlightAndCwnd, kZeroWindow, kBeyondShrunkWindow };
 
@@ -406,11 +401,14 @@ class CloserUnsentDataFixture : public TeardownTest {
     }
     if (c.held == Held::kBeyondShrunkWindow) {
       absl::StatusOr<KernelVersion> kernel = RunningKernelVersion();
-      if (kernel.ok() && *kernel < kShrunkWindowStagedSince) {
-        GTEST_SKIP() << "cannot stage a shrunk window on " << KernelRelease()
-                     << ": before " << kShrunkWindowStagedSince.ToString()
-                     << " the peer seen here drops the segments for lack of "
-                        "receive memory without advertising a zero window";
+      const ScenarioRule* rule = FindScenarioRule(kShrunkWindowRule);
+      ASSERT_NE(rule, nullptr);
+      if (kernel.ok() && !rule->kernel.Holds(*kernel)) {
+        GTEST_SKIP() << "cannot stage a shrunk window on "
+                     << RunningKernelDescription() << ": only kernels "
+                     << rule->kernel.Range() << " (" << kShrunkWindowRule
+                     << ") were seen to advertise a zero window when they "
+                        "drop segments for lack of receive memory";
       }
       // net.ipv4.tcp_shrink_window (per namespace, Linux 6.5+).
       absl::Status set =

@@ -49,31 +49,40 @@ inline constexpr int kMaxTinySegments = 65536;
 // side's buffer under it: several times kSmallReceiveBuffer.
 inline constexpr int kOvercommitBytes = 32768;
 
-// Where the kernels differ, as measured (host 6.18.44, QEMU guests Debian
-// 6.1.192 and 6.12.117): tcp_data_queue()'s answer to a failed
-// tcp_try_rmem_schedule() for an in-sequence segment. 6.12.117 and 6.18.44
-// schedule an immediate ACK (ICSK_ACK_NOMEM | ICSK_ACK_NOW: a zero window)
-// and drop only segments with payload (`if (skb_queue_len(...) &&
-// skb->len)`, TCPRcvQDrop), a bare FIN being queued with
-// sk_forced_mem_schedule(). 6.1.192 drops any segment while the receive
-// queue is non-empty, FIN included, and sends no ACK. Kernels between the
-// two were not run: there the suite records which behaviour it saw and
-// pins only what both share.
-enum class MemoryDropPath { kSilentDrop, kZeroWindowAck, kNotMeasured };
-inline constexpr KernelVersion kZeroWindowAckMeasuredSince{6, 12, 117};
-inline constexpr KernelVersion kSilentDropSeries{6, 1, 0};  // the 6.1 series
+// Where the kernels differ: tcp_data_queue()'s answer to a failed
+// tcp_try_rmem_schedule() for an in-sequence segment. Kernels with upstream
+// e2142825c120 (6.6) schedule an immediate ACK (ICSK_ACK_NOMEM |
+// ICSK_ACK_NOW: a zero window); with 2bd99aef1b19 (6.10) a bare FIN is not
+// dropped but queued with sk_forced_mem_schedule(). The 6.1 series has
+// neither: it drops any segment while the receive queue is non-empty, FIN
+// included, and sends no ACK. Which kernels were run is in each rule's
+// kernel condition (scenario_rules.cc, `tcpsem_rules`); on any other kernel
+// the suite records which behaviour it saw and pins only what all share.
+enum class KernelAnswer { kNew, kOld, kNotMeasured };
 
-inline MemoryDropPath MeasuredMemoryDropPath() {
+// Which of two kernel-conditioned rules holds on the running kernel (its
+// upstream version, kernel_version.h).
+inline KernelAnswer AnswerOf(absl::string_view new_rule,
+                             absl::string_view old_rule) {
   absl::StatusOr<KernelVersion> kernel = RunningKernelVersion();
-  if (!kernel.ok()) return MemoryDropPath::kNotMeasured;
-  if (*kernel >= kZeroWindowAckMeasuredSince) {
-    return MemoryDropPath::kZeroWindowAck;
+  if (!kernel.ok()) return KernelAnswer::kNotMeasured;
+  const ScenarioRule* now = FindScenarioRule(new_rule);
+  const ScenarioRule* before = FindScenarioRule(old_rule);
+  if (now != nullptr && now->kernel.Holds(*kernel)) return KernelAnswer::kNew;
+  if (before != nullptr && before->kernel.Holds(*kernel)) {
+    return KernelAnswer::kOld;
   }
-  if (kernel->major == kSilentDropSeries.major &&
-      kernel->minor == kSilentDropSeries.minor) {
-    return MemoryDropPath::kSilentDrop;
-  }
-  return MemoryDropPath::kNotMeasured;
+  return KernelAnswer::kNotMeasured;
+}
+
+inline KernelAnswer MemoryDropAnswer() {
+  return AnswerOf("peer-fin.memory-drop-zero-window-ack",
+                  "peer-fin.memory-drop-silent");
+}
+
+inline KernelAnswer BareFinAnswer() {
+  return AnswerOf("peer-fin.bare-fin-under-pressure",
+                  "peer-fin.bare-fin-dropped");
 }
 
 inline int64_t Moved(const MibDelta& delta, const std::string& name) {

@@ -93,15 +93,15 @@ void PeerFinFullWindowTest::ReceiveBufferPressure() {
   // Either way the pressure showed: pruning was needed and collapsing ran.
   ExpectMovedAtLeast(moved, "PruneCalled", 1, rule);
   ExpectMovedAtLeast(moved, "TCPRcvCollapsed", 1, rule);
-  // On the kernels measured to answer a drop with a zero window (see
-  // MemoryDropPath) the drop is answered at once with a zero
+  // On the kernels of peer-fin.memory-drop-zero-window-ack (see
+  // MemoryDropAnswer) the drop is answered at once with a zero
   // window (ICSK_ACK_NOMEM | ICSK_ACK_NOW) acknowledging everything before
   // it; before, it is silent: the window the peer knows stays open, the
   // dropped byte is retransmitted (and dropped again), and the FIN may go
   // out behind the hole, where tcp_data_queue_ofo() holds or drops it.
-  const MemoryDropPath path = MeasuredMemoryDropPath();
-  const bool pinned = !dropped || path != MemoryDropPath::kNotMeasured;
-  const bool silent_drop = dropped && path == MemoryDropPath::kSilentDrop;
+  const KernelAnswer path = MemoryDropAnswer();
+  const bool pinned = !dropped || path != KernelAnswer::kNotMeasured;
+  const bool silent_drop = dropped && path == KernelAnswer::kOld;
   if (pinned && !silent_drop) {
     // The peer knows the zero window, and every byte the closing side
     // queued is acknowledged (SIOCOUTQ: what is left is held back, or
@@ -117,7 +117,9 @@ void PeerFinFullWindowTest::ReceiveBufferPressure() {
           return *w == 0 && *queued + *outq == sent;
         },
         kDeadline, "the zero window known and everything queued acked");
-    EXPECT_THAT(settled, IsOk()) << rule;
+    EXPECT_THAT(settled, IsOk())
+        << rule
+        << (dropped ? Cite("peer-fin.memory-drop-zero-window-ack") : "");
   }
   absl::StatusOr<int> outq_before = BytesInSendQueue(peer_);
   ASSERT_THAT(outq_before, IsOk());
@@ -134,9 +136,8 @@ void PeerFinFullWindowTest::ReceiveBufferPressure() {
   RecordProperty("peer_unacked_after_shutdown", absl::StrCat(*outq));
   if (!pinned) {
     RecordProperty("fin_after_drop",
-                   absl::StrCat("not pinned on ", KernelRelease(),
-                                " (between the measured 6.1.192 and "
-                                "6.12.117): FIN on the wire: ",
+                   absl::StrCat("not pinned on ", RunningKernelDescription(),
+                                " (no rule's kernels): FIN on the wire: ",
                                 fins.empty() ? "no" : "yes"));
   } else if (silent_drop) {
     // If the window let it out, the FIN lands behind the hole and draws a
@@ -146,10 +147,10 @@ void PeerFinFullWindowTest::ReceiveBufferPressure() {
       EXPECT_WITNESS(
           "wire: the peer's FIN's relative seq (behind the "
           "dropped byte)",
-          sent + 1, fin.seq, rule);
+          sent + 1, fin.seq, Cite("peer-fin.memory-drop-silent"));
     }
     EXPECT_WITNESS_AT_LEAST("SIOCOUTQ: peer (the dropped byte and the FIN)", 2,
-                            *outq, rule);
+                            *outq, Cite("peer-fin.memory-drop-silent"));
   } else {
     // Past tcp_wnd_end(): tcp_snd_wnd_test() holds it.
     EXPECT_WITNESS("wire: peer FINs captured", 0, fins.size(), rule);
@@ -178,9 +179,9 @@ void PeerFinFullWindowTest::BareFinIntoOvercommittedQueue() {
   ASSERT_THAT(before, IsOk());
 
   ASSERT_EQ(::shutdown(peer_, SHUT_WR), 0) << ErrnoStatus("shutdown");
-  const MemoryDropPath path = MeasuredMemoryDropPath();
-  bool accepted = path == MemoryDropPath::kZeroWindowAck;
-  if (path == MemoryDropPath::kNotMeasured) {
+  const KernelAnswer path = BareFinAnswer();
+  bool accepted = path == KernelAnswer::kNew;
+  if (path == KernelAnswer::kNotMeasured) {
     // Not measured here: whichever of the two answers comes is recorded.
     absl::Status answered = WaitUntil(
         [&]() -> absl::StatusOr<bool> {
@@ -193,8 +194,8 @@ void PeerFinFullWindowTest::BareFinIntoOvercommittedQueue() {
     ASSERT_THAT(answered, IsOk());
     accepted = TcpStateNameOf(closer_) == "CLOSE_WAIT";
     RecordProperty("bare_fin",
-                   absl::StrCat("not pinned on ", KernelRelease(), ": ",
-                                accepted ? "accepted" : "dropped"));
+                   absl::StrCat("not pinned on ", RunningKernelDescription(),
+                                ": ", accepted ? "accepted" : "dropped"));
   }
   if (accepted) {
     // tcp_data_queue(): the FIN has no payload, so the failed
@@ -207,7 +208,7 @@ void PeerFinFullWindowTest::BareFinIntoOvercommittedQueue() {
         },
         kDeadline, "the bare FIN accepted and acknowledged");
     ASSERT_THAT(settled, IsOk()) << ": closer " << TcpStateNameOf(closer_)
-                                 << ", peer " << TcpStateNameOf(peer_);
+                                 << ", peer " << TcpStateNameOf(peer_) << rule;
   } else {
     // Older tcp_data_queue() (`if (skb_queue_len(&sk->sk_receive_queue)
     // == 0) sk_forced_mem_schedule(); else if (tcp_try_rmem_schedule())
@@ -220,7 +221,7 @@ void PeerFinFullWindowTest::BareFinIntoOvercommittedQueue() {
           return PeerFins().size() >= 2;
         },
         kDeadline, "the peer's FIN sent a second time");
-    ASSERT_THAT(twice, IsOk());
+    ASSERT_THAT(twice, IsOk()) << Cite("peer-fin.bare-fin-dropped");
   }
   ASSERT_THAT(wire().Sync(Phase::kShutdown, kDeadline), IsOk());
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();

@@ -31,7 +31,8 @@ TEST(UpstreamKernelTest, DebianStatesTheUpstreamVersionInUnameV) {
       "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2025-05-01)", "");
   ASSERT_TRUE(k.ok()) << k.status();
   EXPECT_EQ(k->version.ToString(), "6.1.192");
-  EXPECT_EQ(k->source, "uname -v (Debian 6.1.192-3)");
+  EXPECT_EQ(k->source, "uname -v: Debian 6.1.192-3");
+  EXPECT_EQ(k->Describe(), "6.1.192 (from uname -v: Debian 6.1.192-3)");
 }
 
 TEST(UpstreamKernelTest, DebianBackportsParseToo) {
@@ -49,7 +50,7 @@ TEST(UpstreamKernelTest, UbuntuStatesItInVersionSignature) {
   ASSERT_TRUE(k.ok()) << k.status();
   EXPECT_EQ(k->version.ToString(), "5.15.131");
   EXPECT_EQ(k->source,
-            "/proc/version_signature (Ubuntu 5.15.0-91.101-generic 5.15.131)");
+            "/proc/version_signature: Ubuntu 5.15.0-91.101-generic 5.15.131");
 }
 
 TEST(UpstreamKernelTest, UpstreamAndFedoraFallBackToUnameR) {
@@ -58,7 +59,7 @@ TEST(UpstreamKernelTest, UpstreamAndFedoraFallBackToUnameR) {
       "#1 SMP PREEMPT_DYNAMIC Fri Oct  6 19:57:21 UTC 2023", "");
   ASSERT_TRUE(fedora.ok()) << fedora.status();
   EXPECT_EQ(fedora->version.ToString(), "6.5.6");
-  EXPECT_EQ(fedora->source, "uname -r (6.5.6-300.fc39.x86_64)");
+  EXPECT_EQ(fedora->source, "uname -r: 6.5.6-300.fc39.x86_64");
   absl::StatusOr<UpstreamKernel> own =
       ResolveUpstreamKernel("6.18.44-fc-v669", "#1 SMP Debian-like", "");
   ASSERT_TRUE(own.ok()) << own.status();
@@ -72,7 +73,7 @@ TEST(UpstreamKernelTest, AMalformedDistributionFieldFallsBackToUnameR) {
       "6.1.0-28-cloud-amd64", "#1 SMP Debian unstable", "Ubuntu garbage");
   ASSERT_TRUE(k.ok()) << k.status();
   EXPECT_EQ(k->version.ToString(), "6.1.0");
-  EXPECT_EQ(k->source, "uname -r (6.1.0-28-cloud-amd64)");
+  EXPECT_EQ(k->source, "uname -r: 6.1.0-28-cloud-amd64");
 }
 
 TEST(UpstreamKernelTest, AnUnknownVersionStringIsAnError) {

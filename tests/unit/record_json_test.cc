@@ -21,6 +21,8 @@ Record SampleRecord() {
   Record r;
   r.kernel_release = "6.18.0-test";
   r.kernel_version = "#1 SMP \"quoted\" \\ tab\t µs";
+  r.kernel_upstream = "6.18.0";
+  r.kernel_upstream_source = "uname -r: 6.18.0-test";
   r.profile = "small-buffers";
   r.sysctls = {{"net.ipv4.tcp_rmem", "4096 131072 6291456"},
                {"net.ipv4.tcp_mem", "1 2 3 (global)"}};
@@ -49,6 +51,8 @@ Record SampleRecord() {
 void ExpectSameRecord(const Record& a, const Record& b) {
   EXPECT_EQ(a.kernel_release, b.kernel_release);
   EXPECT_EQ(a.kernel_version, b.kernel_version);
+  EXPECT_EQ(a.kernel_upstream, b.kernel_upstream);
+  EXPECT_EQ(a.kernel_upstream_source, b.kernel_upstream_source);
   EXPECT_EQ(a.profile, b.profile);
   EXPECT_EQ(a.sysctls, b.sysctls);
   ASSERT_EQ(a.cells.size(), b.cells.size());
@@ -82,8 +86,10 @@ TEST(RecordJson, WriterRoundTrips) {
 
 TEST(RecordJson, WriterPutsOneCellPerLineInTheDocumentedOrder) {
   const std::string text = RecordToJson(SampleRecord());
-  EXPECT_THAT(text, testing::StartsWith("{\n  \"schema\": \"tcpsem-record/1\","
+  EXPECT_THAT(text, testing::StartsWith("{\n  \"schema\": \"tcpsem-record/2\","
                                         "\n  \"kernel\": {\"release\":"));
+  EXPECT_THAT(text, HasSubstr("\"upstream\":\"6.18.0\",\"upstream_source\":"
+                              "\"uname -r: 6.18.0-test\"}"));
   EXPECT_THAT(text, HasSubstr("\n    {\"name\":\"V6_Unread1_Linger0s_ShutWr_"
                               "PeerHalfClosed\",\"family\":\"V6\","));
   EXPECT_THAT(text, HasSubstr("\"reset_reasons_unavailable\":\"no "
@@ -138,6 +144,33 @@ TEST(RecordJson, ReadsTheEarlierWritersRecords) {
   ASSERT_EQ(read->cells.size(), 1u);
   EXPECT_EQ(read->cells[0].counters.at("close"), "TCPAbortOnClose+1");
   EXPECT_EQ(read->cells[0].close_duration_us, 12);
+  // Version 1 kept no upstream version: it is resolved as a run would.
+  EXPECT_EQ(read->kernel_upstream, "6.1.0");
+  EXPECT_THAT(read->kernel_upstream_source,
+              HasSubstr("uname -r: 6.1.0-56-cloud-amd64 (resolved when read"));
+}
+
+TEST(RecordJson, AVersion1RecordOfDebianGetsTheUpstreamVersion) {
+  const std::string v1 = absl::StrCat(
+      "{\"schema\": \"tcpsem-record/1\", \"kernel\": {\"release\": "
+      "\"6.1.0-57-cloud-amd64\", \"version\": \"#1 SMP PREEMPT_DYNAMIC "
+      "Debian 6.1.192-3 (2025-05-01)\"}, \"profile\": {\"name\": \"p\", "
+      "\"sysctls\": {}}, \"cells\": []}");
+  absl::StatusOr<Record> read = ParseRecordJson(v1);
+  ASSERT_OK(read);
+  EXPECT_EQ(read->kernel_upstream, "6.1.192");
+  EXPECT_EQ(KernelHeadline(*read),
+            "6.1.192 (from uname -v: Debian 6.1.192-3 (resolved when read: "
+            "tcpsem-record/1 did not keep it)), release 6.1.0-57-cloud-amd64");
+}
+
+TEST(RecordJson, AVersion2RecordMustSayItsUpstreamVersion) {
+  absl::StatusOr<Record> read = ParseRecordJson(
+      "{\"schema\": \"tcpsem-record/2\", \"kernel\": {\"release\": \"r\", "
+      "\"version\": \"v\"}, \"profile\": {\"name\": \"p\", \"sysctls\": "
+      "{}}, \"cells\": []}");
+  ASSERT_FALSE(read.ok());
+  EXPECT_THAT(read.status().message(), HasSubstr("kernel.upstream"));
 }
 
 struct Malformed {
