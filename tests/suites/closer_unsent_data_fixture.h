@@ -42,6 +42,14 @@
 
 namespace tcpsem::closer_unsent_data {
 
+inline constexpr int kUnreadBytes = 10;
+inline constexpr int kStagingAttempts = 3;
+// The shrunk-window case: what the peer holds before its buffer is cut, and
+// the segments the closer then sends into the window the peer still offers.
+inline constexpr int kAcceptedBatch = 64 * 1024;
+inline constexpr int kDroppedSegments = 16;
+inline constexpr char kShrinkWindowSysctl[] =
+    "/proc/sys/net/ipv4/tcp_shrink_window";
 // A shrunk window is staged only where the peer answers a drop for lack of
 // receive memory with a zero window (peer-fin.memory-drop-zero-window-ack:
 // upstream e2142825c120); the 6.1 series drops the segments (TCPRcvQDrop)
