@@ -19,12 +19,15 @@ many scenarios counted once).
 
 "Changed" means what it means to tcpsem_diff (fixtures/reports/record_diff.cc,
 DiffRecords), so the two never disagree: witness values are strings compared
-exactly; a witness a cell does not report is the value "(absent)" and differs
-from any reported value (e.g. reset.reasons on a kernel whose tcp_send_reset
-tracepoint has no `reason` field); a cell that a kernel did not run at all is
-"(no cell)" and a difference. Witnesses some kernels did not report are also
-listed under the table. test_kernel_matrix.py checks the agreement against the
-tcpsem_diff binary when it has been built.
+exactly; a witness a cell does not report is "(absent)" in the table but is
+not a difference by itself: that kernel cannot observe it (e.g. reset.reasons
+on a kernel whose tcp_send_reset tracepoint has no `reason` field), and only
+the kernels that report it are compared; such witnesses are listed under the
+table as "not observable". A cell that a kernel did not run at all is
+"(no cell)" and a difference. Scripted-peer tests (cells of kind "scripted",
+schema tcpsem-record/2) are compared like the matrix's cells.
+test_kernel_matrix.py checks the agreement against the tcpsem_diff binary
+when it has been built.
 
 stdlib only. Exit status: 0 when no scenario differs, 1 when some do, 2 on bad
 input (a missing file, not JSON, not a record).
@@ -108,7 +111,8 @@ def compare(records):
             for i, w in enumerate(per_kernel):
                 if w is not None and witness not in w:
                     absent[(witness, i)] += 1
-            if len(set(values)) > 1:
+            reported = [v for v in values if v != ABSENT]
+            if len(set(reported)) > 1:
                 rows.append((scenario, witness, values))
         if missing_somewhere and not witnesses:
             rows.append((scenario, "(cell)",
@@ -132,10 +136,11 @@ def render(records, title=None):
         out += ["## " + title, ""]
     notes = []
     for (witness, i), n in sorted(absent.items()):
-        notes.append("- `%s` not reported by %s in %d cell(s)"
+        notes.append("- `%s` not observable on %s in %d cell(s)"
                      % (witness, labels[i], n))
     if notes:
-        notes = ["", "Witnesses some kernels did not report:", ""] + notes
+        notes = ["", "Witnesses some kernels cannot observe (not counted as "
+                 "differences):", ""] + notes
     if not rows:
         out.append("No scenario differs between the %d record(s) (%s); "
                    "%d scenario(s) compared."

@@ -61,6 +61,9 @@ class FinAckTimingTest : public ScriptedPeerTest,
                                    "after the FIN's ACK (delayed-ACK scale)"),
                 IsOk())
         << cited;
+    // tcp_fin(): ESTABLISHED -> CLOSE_WAIT on the remote's FIN; the
+    // application still holds the socket.
+    EXPECT_EQ(KernelSocket(), "CLOSE_WAIT") << cited;
   }
 };
 
@@ -72,11 +75,9 @@ TCPSEM_DECLARE_WITNESSES(
      {Witness::kPeerApi,
       "n/a: the peer is the script; the kernel socket's calls only stage data"},
      {Witness::kCounters,
-      "not asked yet: the ACK's timing is the witness here (open work, issue "
-      "12)"},
-     {Witness::kSockDiag,
-      "not asked yet: the state is staged by the script and checked on the "
-      "wire (open work, issue 12)"},
+      "n/a: the ACK's timing is the witness; the counters that moved are "
+      "recorded, not judged (DelayedACKs counts timer expiries, timing)"},
+     {Witness::kSockDiag, kAsked},
      {Witness::kResetReason, "n/a: no RST is involved"}});
 
 TEST_P(FinAckTimingTest, BareFinOnFreshConnection) {

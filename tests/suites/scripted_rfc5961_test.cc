@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "fixtures/base/errno_status.h"
 #include "fixtures/base/kernel_version.h"
 #include "fixtures/peers/scripted/handshake.h"
 #include "fixtures/peers/scripted/scripted_peer_test.h"
@@ -70,6 +71,8 @@ class Rfc5961Test : public ScriptedPeerTest,
     EXPECT_EQ(Moved(Counters(), "TCPChallengeACK"), 1)
         << DeltaToString(Counters()) << cited;
     EXPECT_EQ(TcpStateNameOf(fd), "ESTABLISHED") << cited;
+    EXPECT_EQ(KernelSocket(), "ESTABLISHED") << cited;
+    ExpectResetReasons("-", cited);
   }
 
   MibSnapshot before_;  // after the setup, before the segment under test
@@ -77,17 +80,11 @@ class Rfc5961Test : public ScriptedPeerTest,
 
 // The scripted peer's suites read the wire from the TUN device (its own
 // capture); what they do not ask yet is said here, never by omission.
-TCPSEM_DECLARE_WITNESSES(
-    Rfc5961Test,
-    {{Witness::kWire, kAsked},
-     {Witness::kPeerApi, kAsked},
-     {Witness::kCounters, kAsked},
-     {Witness::kSockDiag,
-      "not asked yet: the state is staged by the script and checked on the "
-      "wire (open work, issue 12)"},
-     {Witness::kResetReason,
-      "not asked yet: scripted suites judge RSTs on the TUN wire; the "
-      "reset-reason session is not attached to them (open work, issue 12)"}});
+TCPSEM_DECLARE_WITNESSES(Rfc5961Test, {{Witness::kWire, kAsked},
+                                       {Witness::kPeerApi, kAsked},
+                                       {Witness::kCounters, kAsked},
+                                       {Witness::kSockDiag, kAsked},
+                                       {Witness::kResetReason, kAsked}});
 
 TEST_P(Rfc5961Test, RstAtRcvNxtResets) {
   UniqueFd fd = OpenWithUnreadData();
@@ -102,6 +99,11 @@ TEST_P(Rfc5961Test, RstAtRcvNxtResets) {
   socklen_t length = sizeof(error);
   ASSERT_EQ(::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &length), 0);
   EXPECT_EQ(error, ECONNRESET) << Cite("rfc5961.rst-exact-resets");
+  NoteApi("so_error", ErrnoName(error));
+  // tcp_reset() -> tcp_done(): unhashed, sock_diag no longer lists it; the
+  // kernel itself sent no RST.
+  EXPECT_EQ(KernelSocket(), "gone") << Cite("rfc5961.rst-exact-resets");
+  ExpectResetReasons("-", Cite("rfc5961.rst-exact-resets"));
   EXPECT_EQ(Moved(Counters(), "EstabResets"), 1)
       << Cite("rfc5961.rst-exact-resets");
 }
@@ -126,6 +128,8 @@ TEST_P(Rfc5961Test, RstOutsideWindowIsDropped) {
       << Cite("rfc5961.rst-outside-dropped");
   EXPECT_EQ(Moved(Counters(), "TCPChallengeACK"), 0)
       << Cite("rfc5961.rst-outside-dropped");
+  EXPECT_EQ(KernelSocket(), "ESTABLISHED")
+      << Cite("rfc5961.rst-outside-dropped");
 }
 
 TEST_P(Rfc5961Test, SynDrawsChallengeAck) {
@@ -138,10 +142,13 @@ TEST_P(Rfc5961Test, SynDrawsChallengeAck) {
 }
 
 // Kernels differ (verified in the kernel matrix): 6.18.44 answers with a
-// challenge ACK (tcp_ack(): after(ack, snd_nxt) -> tcp_send_challenge_ack(),
-// the fix of RFC 5961 5.2's upper edge); Debian's 6.1.192 and 6.12.117 drop
-// the segment without an answer. Kernels between those verified are
-// observed and recorded, not judged.
+// challenge ACK; Debian's 6.1.192 and 6.12.117 drop the segment without an
+// answer (tcp_ack(): after(ack, snd_nxt) returns
+// SKB_DROP_REASON_TCP_ACK_UNSENT_DATA). The change is upstream commit
+// 42726ec644cb ("tcp: send a challenge ACK on SEG.ACK > SND.NXT", Linux
+// 7.1-rc1, backported to 6.18-stable): tcp_send_challenge_ack() on that
+// branch, RFC 5961 5.2's upper edge and RFC 9293 3.10.7.4. Kernels between
+// those verified are observed and recorded, not judged.
 TEST_P(Rfc5961Test, AckOfUnsentData) {
   absl::StatusOr<KernelVersion> kernel = ParseKernelRelease(KernelRelease());
   ASSERT_TRUE(kernel.ok()) << kernel.status();
@@ -159,6 +166,8 @@ TEST_P(Rfc5961Test, AckOfUnsentData) {
     EXPECT_EQ(Moved(Counters(), "TCPChallengeACK"), 0)
         << Cite("rfc5961.ack-unsent-silent");
     EXPECT_EQ(TcpStateNameOf(fd.get()), "ESTABLISHED")
+        << Cite("rfc5961.ack-unsent-silent");
+    EXPECT_EQ(KernelSocket(), "ESTABLISHED")
         << Cite("rfc5961.ack-unsent-silent");
   } else {
     absl::StatusOr<ExchangedSegment> answer =

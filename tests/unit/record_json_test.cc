@@ -82,12 +82,14 @@ TEST(RecordJson, WriterRoundTrips) {
 
 TEST(RecordJson, WriterPutsOneCellPerLineInTheDocumentedOrder) {
   const std::string text = RecordToJson(SampleRecord());
-  EXPECT_THAT(text, testing::StartsWith("{\n  \"schema\": \"tcpsem-record/1\","
+  EXPECT_THAT(text, testing::StartsWith("{\n  \"schema\": \"tcpsem-record/2\","
                                         "\n  \"kernel\": {\"release\":"));
   EXPECT_THAT(text, HasSubstr("\n    {\"name\":\"V6_Unread1_Linger0s_ShutWr_"
                               "PeerHalfClosed\",\"family\":\"V6\","));
   EXPECT_THAT(text, HasSubstr("\"reset_reasons_unavailable\":\"no "
-                              "tracefs\\nhere\"},\n    {\"name\":\"V4_"));
+                              "tracefs\\nhere\",\"kind\":\"matrix\","
+                              "\"suite\":\"\",\"unobservable\":{}},\n    "
+                              "{\"name\":\"V4_"));
 }
 
 TEST(RecordJson, InvalidUtf8BecomesReplacementCharacter) {
