@@ -19,11 +19,12 @@ many scenarios counted once).
 
 "Changed" means what it means to tcpsem_diff (fixtures/reports/record_diff.cc,
 DiffRecords), so the two never disagree: witness values are strings compared
-exactly; a witness a cell does not report is "(absent)" in the table but is
-not a difference by itself: that kernel cannot observe it (e.g. reset.reasons
-on a kernel whose tcp_send_reset tracepoint has no `reason` field), and only
-the kernels that report it are compared; such witnesses are listed under the
-table as "not observable". A cell that a kernel did not run at all is
+exactly; a witness a cell does not report is "(absent)" and a difference,
+unless the cell says its kernel cannot observe it (schema 2's "unobservable",
+or "reset_reasons_unavailable" for reset.reasons on a kernel whose
+tcp_send_reset tracepoint has no `reason` field): then it is "(not
+observable)", only the kernels that report it are compared, and it is listed
+under the table. A cell that a kernel did not run at all is
 "(no cell)" and a difference. Scripted-peer tests (cells of kind "scripted",
 schema tcpsem-record/2) are compared like the matrix's cells.
 test_kernel_matrix.py checks the agreement against the tcpsem_diff binary
@@ -40,6 +41,7 @@ import sys
 NO_CELL = "(no cell)"
 UNFINISHED = ("hung", "crashed", "not_run")
 ABSENT = "(absent)"
+UNOBSERVABLE = "(not observable)"
 
 
 class BadInput(Exception):
@@ -81,6 +83,14 @@ def load(arg):
         verdict = cell.get("verdict")
         witnesses = dict(witnesses,
                          run=verdict if verdict in UNFINISHED else "finished")
+        # Witnesses the record says this kernel cannot observe (schema 2's
+        # "unobservable", the matrix's reset-reason note).
+        unobservable = cell.get("unobservable")
+        declared = set(unobservable) if isinstance(unobservable, dict) else set()
+        if cell.get("reset_reasons_unavailable"):
+            declared.add("reset.reasons")
+        for witness in declared - set(witnesses):
+            witnesses[witness] = UNOBSERVABLE
         cells[cell["name"]] = witnesses
     return label, cells
 
@@ -109,9 +119,9 @@ def compare(records):
             values = [NO_CELL if w is None else w.get(witness, ABSENT)
                       for w in per_kernel]
             for i, w in enumerate(per_kernel):
-                if w is not None and witness not in w:
+                if w is not None and w.get(witness) == UNOBSERVABLE:
                     absent[(witness, i)] += 1
-            reported = [v for v in values if v != ABSENT]
+            reported = [v for v in values if v != UNOBSERVABLE]
             if len(set(reported)) > 1:
                 rows.append((scenario, witness, values))
         if missing_somewhere and not witnesses:

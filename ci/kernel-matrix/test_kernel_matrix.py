@@ -114,8 +114,9 @@ class CompareTest(Tmp):
         self.assertIn("| r #1 | r #2 |", out)
 
     def test_unobservable_witness_is_not_a_difference_as_for_tcpsem_diff(self):
-        a = self.write("a.json", json.dumps(record("6.1", {
-            "S": {"wire.close": "RST"}})))
+        old = record("6.1", {"S": {"wire.close": "RST"}})
+        old["cells"][0]["reset_reasons_unavailable"] = "no reason field"
+        a = self.write("a.json", json.dumps(old))
         b = self.write("b.json", json.dumps(record("6.12", {
             "S": {"wire.close": "RST", "reset.reasons": "TCP_ABORT_ON_CLOSE"}})))
         status, out, _ = self.run_compare(a, b)
@@ -158,16 +159,23 @@ class CompareTest(Tmp):
 
 
 def full_record(release, cells):
-    """A record tcpsem_diff accepts (schema tcpsem-record/1, every field)."""
+    """A record tcpsem_diff accepts (schema tcpsem-record/2, every field)."""
     out = []
     for name, witnesses in cells.items():
+        # "why:<witness>" keys declare a witness this kernel cannot observe.
+        unobservable = {k[4:]: v for k, v in witnesses.items()
+                        if k.startswith("why:")}
+        witnesses = {k: v for k, v in witnesses.items()
+                     if not k.startswith("why:")}
         out.append({"name": name, "family": "V4", "unread": "Unread1",
                     "linger": "LingerOff", "shutdown": "NoShutdown",
                     "peer": "PeerOpen", "verdict": "pass", "mismatches": [],
                     "witnesses": witnesses, "expected": {}, "counters": {},
                     "bytes_sent_by_peer": 1, "unread_at_close": 1,
-                    "close_duration_us": 1, "reset_reasons_unavailable": ""})
-    return {"schema": "tcpsem-record/1",
+                    "close_duration_us": 1, "reset_reasons_unavailable": "",
+                    "kind": "matrix", "suite": "",
+                    "unobservable": unobservable})
+    return {"schema": "tcpsem-record/2",
             "kernel": {"release": release, "version": "#1"},
             "profile": {"name": "default", "sysctls": {}}, "cells": out}
 
@@ -185,6 +193,8 @@ class OneDefinitionOfChangedTest(Tmp):
         ({"S": {"w": "RST"}}, {"S": {"w": "FIN"}}),
         ({"S": {"w": "RST"}}, {"S": {"w": "RST", "reset.reasons": "X"}}),
         ({"S": {"w": "RST", "r": "X"}}, {"S": {"w": "RST"}}),
+        ({"S": {"w": "RST", "why:reset.reasons": "no field"}},
+         {"S": {"w": "RST", "reset.reasons": "X"}}),
         ({"S": {"w": "RST"}, "T": {"w": "FIN"}}, {"S": {"w": "RST"}}),
         ({"S": {}}, {"S": {}}),
     ]

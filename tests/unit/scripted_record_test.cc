@@ -184,6 +184,18 @@ TEST(ScriptedRecord, AMatrixCellWithoutResetReasonsSaysWhy) {
   EXPECT_EQ(diff.unobservable[0].reason, "no reason field");
 }
 
+TEST(ScriptedRecord, AWitnessMissingWithoutAReasonIsAChange) {
+  ScriptedResult old_result = SampleResult("-");
+  old_result.witnesses.erase("sockdiag.kernel_socket");
+  const Record old_record = RecordOf("6.1.192", {old_result});
+  const Record new_record = RecordOf("6.12.117", {SampleResult("-")});
+  const RecordDiff diff = DiffRecords(old_record, new_record);
+  EXPECT_FALSE(diff.Identical());
+  EXPECT_THAT(diff.unobservable, IsEmpty());
+  ASSERT_EQ(diff.groups.size(), 1u);
+  EXPECT_EQ(diff.groups[0].old_value, kAbsentWitness);
+}
+
 TEST(ScriptedRecord, ASchema1RecordReadsWithANote) {
   const std::string v1 =
       "{\"schema\": \"tcpsem-record/1\", \"kernel\": {\"release\": \"6.1\", "
