@@ -26,12 +26,16 @@ many scenarios counted once).
 
 "Changed" means what it means to tcpsem_diff (fixtures/reports/record_diff.cc,
 DiffRecords), so the two never disagree: witness values are strings compared
-exactly; a witness a cell does not report is the value "(absent)" and differs
-from any reported value (e.g. reset.reasons on a kernel whose tcp_send_reset
-tracepoint has no `reason` field); a cell that a kernel did not run at all is
-"(no cell)" and a difference. Witnesses some kernels did not report are also
-listed under the table. test_kernel_matrix.py checks the agreement against the
-tcpsem_diff binary when it has been built.
+exactly; a witness a cell does not report is "(absent)" and a difference,
+unless the cell says its kernel cannot observe it (schema 2's "unobservable",
+or "reset_reasons_unavailable" for reset.reasons on a kernel whose
+tcp_send_reset tracepoint has no `reason` field): then it is "(not
+observable)", only the kernels that report it are compared, and it is listed
+under the table. A cell that a kernel did not run at all is
+"(no cell)" and a difference. Scripted-peer tests (cells of kind "scripted",
+schema tcpsem-record/2) are compared like the matrix's cells.
+test_kernel_matrix.py checks the agreement against the tcpsem_diff binary
+when it has been built.
 
 stdlib only. Exit status: 0 when no scenario differs, 1 when some do, 2 on bad
 input (a missing file, not JSON, not a record).
@@ -45,6 +49,7 @@ import sys
 NO_CELL = "(no cell)"
 UNFINISHED = ("hung", "crashed", "not_run")
 ABSENT = "(absent)"
+UNOBSERVABLE = "(not observable)"
 
 
 class BadInput(Exception):
@@ -86,6 +91,14 @@ def load(arg):
         verdict = cell.get("verdict")
         witnesses = dict(witnesses,
                          run=verdict if verdict in UNFINISHED else "finished")
+        # Witnesses the record says this kernel cannot observe (schema 2's
+        # "unobservable", the matrix's reset-reason note).
+        unobservable = cell.get("unobservable")
+        declared = set(unobservable) if isinstance(unobservable, dict) else set()
+        if cell.get("reset_reasons_unavailable"):
+            declared.add("reset.reasons")
+        for witness in declared - set(witnesses):
+            witnesses[witness] = UNOBSERVABLE
         cells[cell["name"]] = witnesses
     return label, cells
 
@@ -142,9 +155,10 @@ def compare(records):
             values = [NO_CELL if w is None else w.get(witness, ABSENT)
                       for w in per_kernel]
             for i, w in enumerate(per_kernel):
-                if w is not None and witness not in w:
+                if w is not None and w.get(witness) == UNOBSERVABLE:
                     absent[(witness, i)] += 1
-            if len(set(values)) > 1:
+            reported = [v for v in values if v != UNOBSERVABLE]
+            if len(set(reported)) > 1:
                 rows.append((scenario, witness, values))
         if missing_somewhere and not witnesses:
             rows.append((scenario, "(cell)",
@@ -171,10 +185,11 @@ def render(records, title=None):
         out += ["## " + title, ""]
     notes = []
     for (witness, i), n in sorted(absent.items()):
-        notes.append("- `%s` not reported by %s in %d cell(s)"
+        notes.append("- `%s` not observable on %s in %d cell(s)"
                      % (witness, labels[i], n))
     if notes:
-        notes = ["", "Witnesses some kernels did not report:", ""] + notes
+        notes = ["", "Witnesses some kernels cannot observe (not counted as "
+                 "differences):", ""] + notes
     if not rows:
         out.append("No scenario differs between the %d record(s) (%s); "
                    "%d scenario(s) compared."

@@ -26,6 +26,7 @@
 #include "fixtures/reports/html_report.h"
 #include "fixtures/reports/record.h"
 #include "fixtures/reports/run_log.h"
+#include "fixtures/reports/scripted_record.h"
 #include "gtest/gtest.h"
 
 namespace tcpsem {
@@ -36,13 +37,15 @@ class RecordListener : public ::testing::EmptyTestEventListener {
   explicit RecordListener(RunContext context) : context_(std::move(context)) {}
   void OnTestProgramEnd(const ::testing::UnitTest&) override {
     const std::vector<CellResult> cells = RunLog::Get().Cells();
+    // The matrix's cells, then the scripted-peer tests' (scripted_record.h).
+    Record record = MakeRecord(context_, cells);
+    AppendScriptedResults(ScriptedResultLog::Get().Results(), &record);
     if (absl::GetFlag(FLAGS_tcpsem_table)) {
       std::cout << "\n" << BehaviourTable(context_, cells) << std::flush;
     }
     if (const std::string html = absl::GetFlag(FLAGS_tcpsem_html);
         !html.empty()) {
       // The page is drawn from the record, as tcpsem_diff draws it.
-      Record record = MakeRecord(context_, cells);
       record.source = "this run";
       absl::Status written = WriteHtmlReport(html, record);
       if (!written.ok()) {
@@ -54,11 +57,13 @@ class RecordListener : public ::testing::EmptyTestEventListener {
     }
     const std::string path = absl::GetFlag(FLAGS_tcpsem_record);
     if (!path.empty()) {
-      if (absl::Status s = WriteRecord(path, context_, cells); !s.ok()) {
+      if (absl::Status s =
+              WriteTextFile(path, RecordToJson(record), WriteMode::kReplace);
+          !s.ok()) {
         std::cerr << "tcpsem: " << s.message() << "\n";
         failed_ = true;
       } else {
-        std::cout << "record written: " << path << " (" << cells.size()
+        std::cout << "record written: " << path << " (" << record.cells.size()
                   << " cells)\n";
       }
     }

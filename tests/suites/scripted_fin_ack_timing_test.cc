@@ -13,6 +13,7 @@
 // once; data in front of the FIN, or an earlier exchange, delays it.
 #include <sys/socket.h>
 
+#include "absl/strings/str_cat.h"
 #include "fixtures/peers/scripted/handshake.h"
 #include "fixtures/peers/scripted/scripted_peer_test.h"
 #include "fixtures/peers/scripted/segment_matchers.h"
@@ -31,23 +32,27 @@ class FinAckTimingTest : public ScriptedPeerTest,
  protected:
   UniqueFd Open() { return StartAndAccept(GetParam()); }
 
-  // One request/response: the remote sends 3 bytes (ACKed at once: the
-  // first data of a connection earns quick-ACK credit), the application
-  // reads them and answers 3 bytes, the remote ACKs the answer. Afterwards
-  // remote seq = 4, kernel seq = 4.
+  // One request/response: the remote sends 3 bytes (ACKed: the first data
+  // of a connection earns quick-ACK credit; its timing is staging, not
+  // pinned, since an emulated guest may take longer than the immediate
+  // bucket), the application reads them and answers 3 bytes, the remote
+  // ACKs the answer. Afterwards remote seq = 4, kernel seq = 4.
   void Exchange(int fd) {
-    ASSERT_THAT(peer().Inject(Seg("P.").Data("abc"), "the request"), IsOk());
+    ASSERT_THAT(peer().Inject(Seg("P.").Data("abc"),
+                              absl::StrCat(kStagingStimulus, "the request")),
+                IsOk());
     ASSERT_THAT(peer().Next(kSegmentTimeout),
-                IsOkAndHolds(AllOf(Flags("."), Ack(4),
-                                   Within(TimingBucket::kImmediate))));
+                IsOkAndHolds(AllOf(Flags("."), Ack(4))));
     char buffer[3];
     ASSERT_EQ(::recv(fd, buffer, sizeof(buffer), 0), 3);
-    peer().Stimulus("send(answer)");
+    peer().Stimulus(absl::StrCat(kStagingStimulus, "send(answer)"));
     ASSERT_EQ(::send(fd, "xyz", 3, 0), 3);
     ASSERT_THAT(peer().Next(kSegmentTimeout),
                 IsOkAndHolds(AllOf(Flags("P."), Seq(1), Ack(4), Len(3))));
-    ASSERT_THAT(peer().Inject(Seg(".").Ack(4), "the ACK of the answer"),
-                IsOk());
+    ASSERT_THAT(
+        peer().Inject(Seg(".").Ack(4),
+                      absl::StrCat(kStagingStimulus, "the ACK of the answer")),
+        IsOk());
   }
 
   // The ACK of the FIN (seq `seq`, acking `ack`) in `bucket`, then quiet.
@@ -61,6 +66,9 @@ class FinAckTimingTest : public ScriptedPeerTest,
                                    "after the FIN's ACK (delayed-ACK scale)"),
                 IsOk())
         << cited;
+    // tcp_fin(): ESTABLISHED -> CLOSE_WAIT on the remote's FIN; the
+    // application still holds the socket.
+    EXPECT_EQ(KernelSocket(), "CLOSE_WAIT") << cited;
   }
 };
 
@@ -72,11 +80,9 @@ TCPSEM_DECLARE_WITNESSES(
      {Witness::kPeerApi,
       "n/a: the peer is the script; the kernel socket's calls only stage data"},
      {Witness::kCounters,
-      "not asked yet: the ACK's timing is the witness here (open work, issue "
-      "12)"},
-     {Witness::kSockDiag,
-      "not asked yet: the state is staged by the script and checked on the "
-      "wire (open work, issue 12)"},
+      "n/a: the ACK's timing is the witness; the counters that moved are "
+      "recorded, not judged (DelayedACKs counts timer expiries, timing)"},
+     {Witness::kSockDiag, kAsked},
      {Witness::kResetReason, "n/a: no RST is involved"}});
 
 TEST_P(FinAckTimingTest, BareFinOnFreshConnection) {

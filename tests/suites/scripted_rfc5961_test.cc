@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "fixtures/base/errno_status.h"
 #include "fixtures/base/kernel_version.h"
 #include "fixtures/peers/scripted/handshake.h"
 #include "fixtures/peers/scripted/scripted_peer_test.h"
@@ -66,6 +67,8 @@ class Rfc5961Test : public ScriptedPeerTest,
     EXPECT_EQ(Moved(Counters(), "TCPChallengeACK"), 1)
         << DeltaToString(Counters()) << cited;
     EXPECT_EQ(TcpStateNameOf(fd), "ESTABLISHED") << cited;
+    EXPECT_EQ(KernelSocket(), "ESTABLISHED") << cited;
+    ExpectResetReasons("-", cited);
   }
 
   MibSnapshot before_;  // after the setup, before the segment under test
@@ -73,17 +76,11 @@ class Rfc5961Test : public ScriptedPeerTest,
 
 // The scripted peer's suites read the wire from the TUN device (its own
 // capture); what they do not ask yet is said here, never by omission.
-TCPSEM_DECLARE_WITNESSES(
-    Rfc5961Test,
-    {{Witness::kWire, kAsked},
-     {Witness::kPeerApi, kAsked},
-     {Witness::kCounters, kAsked},
-     {Witness::kSockDiag,
-      "not asked yet: the state is staged by the script and checked on the "
-      "wire (open work, issue 12)"},
-     {Witness::kResetReason,
-      "not asked yet: scripted suites judge RSTs on the TUN wire; the "
-      "reset-reason session is not attached to them (open work, issue 12)"}});
+TCPSEM_DECLARE_WITNESSES(Rfc5961Test, {{Witness::kWire, kAsked},
+                                       {Witness::kPeerApi, kAsked},
+                                       {Witness::kCounters, kAsked},
+                                       {Witness::kSockDiag, kAsked},
+                                       {Witness::kResetReason, kAsked}});
 
 TEST_P(Rfc5961Test, RstAtRcvNxtResets) {
   UniqueFd fd = OpenWithUnreadData();
@@ -98,6 +95,11 @@ TEST_P(Rfc5961Test, RstAtRcvNxtResets) {
   socklen_t length = sizeof(error);
   ASSERT_EQ(::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &length), 0);
   EXPECT_EQ(error, ECONNRESET) << Cite("rfc5961.rst-exact-resets");
+  NoteApi("so_error", ErrnoName(error));
+  // tcp_reset() -> tcp_done(): unhashed, sock_diag no longer lists it; the
+  // kernel itself sent no RST.
+  EXPECT_EQ(KernelSocket(), "gone") << Cite("rfc5961.rst-exact-resets");
+  ExpectResetReasons("-", Cite("rfc5961.rst-exact-resets"));
   EXPECT_EQ(Moved(Counters(), "EstabResets"), 1)
       << Cite("rfc5961.rst-exact-resets");
 }
@@ -121,6 +123,8 @@ TEST_P(Rfc5961Test, RstOutsideWindowIsDropped) {
   EXPECT_EQ(TcpStateNameOf(fd.get()), "ESTABLISHED")
       << Cite("rfc5961.rst-outside-dropped");
   EXPECT_EQ(Moved(Counters(), "TCPChallengeACK"), 0)
+      << Cite("rfc5961.rst-outside-dropped");
+  EXPECT_EQ(KernelSocket(), "ESTABLISHED")
       << Cite("rfc5961.rst-outside-dropped");
 }
 
@@ -159,6 +163,8 @@ TEST_P(Rfc5961Test, AckOfUnsentData) {
     EXPECT_EQ(Moved(Counters(), "TCPChallengeACK"), 0)
         << Cite("rfc5961.ack-unsent-silent");
     EXPECT_EQ(TcpStateNameOf(fd.get()), "ESTABLISHED")
+        << Cite("rfc5961.ack-unsent-silent");
+    EXPECT_EQ(KernelSocket(), "ESTABLISHED")
         << Cite("rfc5961.ack-unsent-silent");
   } else {
     absl::StatusOr<ExchangedSegment> answer =

@@ -56,14 +56,10 @@ TCPSEM_DECLARE_WITNESSES(
      {Witness::kPeerApi,
       "n/a: the kernel socket is closed; TIME_WAIT has no descriptor"},
      {Witness::kCounters,
-      "not asked yet: TcpExt counters of the TIME_WAIT kill (open work, issue "
-      "12)"},
-     {Witness::kSockDiag,
-      "not asked yet: the state is staged by the script and checked on the "
-      "wire (open work, issue 12)"},
-     {Witness::kResetReason,
-      "not asked yet: scripted suites judge RSTs on the TUN wire; the "
-      "reset-reason session is not attached to them (open work, issue 12)"}});
+      "n/a: the wire, sock_diag and reset reason tell the kill; the "
+      "counters that moved (TW, OutRsts) are recorded, not judged"},
+     {Witness::kSockDiag, kAsked},
+     {Witness::kResetReason, kAsked}});
 
 TEST_P(TimeWaitRstTest, RstKillsTimeWaitUnlessRfc1337) {
   if (!EnterTimeWait()) return;
@@ -73,6 +69,11 @@ TEST_P(TimeWaitRstTest, RstKillsTimeWaitUnlessRfc1337) {
   ASSERT_THAT(peer().Inject(Seg("R").Seq(2), "the RST"), IsOk());
   EXPECT_THAT(peer().ExpectQuiet(kQuietDelayedAckScale, "after the RST"),
               IsOk())
+      << cited;
+  // tcp_timewait_state_process(): the RST deschedules the timewait socket
+  // (inet_twsk_deschedule_put()), or, with tcp_rfc1337, leaves it alone.
+  EXPECT_EQ(KernelSocket(),
+            GetParam().rfc1337 ? "TIME_WAIT (no descriptor)" : "gone")
       << cited;
   ASSERT_THAT(peer().Inject(Seg("P.").Seq(2).Ack(2).Data("x"), "the probe"),
               IsOk());
@@ -87,6 +88,10 @@ TEST_P(TimeWaitRstTest, RstKillsTimeWaitUnlessRfc1337) {
                                    Within(TimingBucket::kImmediate))))
         << cited;
   }
+  // The RST answering the probe comes from no socket (tcp_v4_rcv()/
+  // tcp_v6_rcv() no_tcp_socket -> tcp_v{4,6}_send_reset(), reason
+  // NO_SOCKET); the timewait socket's ACK is no RST.
+  ExpectResetReasons(GetParam().rfc1337 ? "-" : "kernel:NO_SOCKET", cited);
 }
 
 std::string CaseName(const ::testing::TestParamInfo<TimeWaitCase>& info) {

@@ -55,6 +55,10 @@ class WithheldAckTest : public ScriptedPeerTest,
                                    "after the RST (delayed-ACK scale)"),
                 IsOk())
         << cited;
+    // __tcp_close(): tcp_set_state(TCP_CLOSE), then the socket is destroyed
+    // (sock_diag lists nothing); the RST's reason is the unread data.
+    EXPECT_EQ(KernelSocket(), "gone") << cited;
+    ExpectResetReasons("kernel:TCP_ABORT_ON_CLOSE", cited);
   }
 };
 
@@ -68,12 +72,8 @@ TCPSEM_DECLARE_WITNESSES(
       "n/a: the closer's close() is the stimulus; the remote end is the "
       "script"},
      {Witness::kCounters, kAsked},
-     {Witness::kSockDiag,
-      "not asked yet: the state is staged by the script and checked on the "
-      "wire (open work, issue 12)"},
-     {Witness::kResetReason,
-      "not asked yet: scripted suites judge RSTs on the TUN wire; the "
-      "reset-reason session is not attached to them (open work, issue 12)"}});
+     {Witness::kSockDiag, kAsked},
+     {Witness::kResetReason, kAsked}});
 
 TEST_P(WithheldAckTest, LastAckUnreadCloseResets) {
   UniqueFd fd = OpenWithUnreadData();

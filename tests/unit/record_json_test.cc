@@ -93,7 +93,9 @@ TEST(RecordJson, WriterPutsOneCellPerLineInTheDocumentedOrder) {
   EXPECT_THAT(text, HasSubstr("\n    {\"name\":\"V6_Unread1_Linger0s_ShutWr_"
                               "PeerHalfClosed\",\"family\":\"V6\","));
   EXPECT_THAT(text, HasSubstr("\"reset_reasons_unavailable\":\"no "
-                              "tracefs\\nhere\"},\n    {\"name\":\"V4_"));
+                              "tracefs\\nhere\",\"kind\":\"matrix\","
+                              "\"suite\":\"\",\"unobservable\":{}},\n    "
+                              "{\"name\":\"V4_"));
 }
 
 TEST(RecordJson, InvalidUtf8BecomesReplacementCharacter) {
