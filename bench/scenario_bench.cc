@@ -57,5 +57,3 @@ BENCHMARK_CAPTURE(StageOne, UnreadRstNoReasons, kRst, false)
 
 }  // namespace
 }  // namespace tcpsem
-
-BENCHMARK_MAIN();
