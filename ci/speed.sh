@@ -11,7 +11,7 @@ set -euo pipefail
 build=${1:-build}
 repeats=${REPEATS:-9}
 jobs=${JOBS:-"1 2 4 8"}
-cell=${CELL:-"Matrix/CloseMatrixTest.Teardown/V4_Unread1_LingerOff_ShutNone_PeerOpen"}
+cell=${CELL:-"Rfc2525/CloseMatrixTest.AgreesWithRuleTable/V4_Unread1_LingerOff_NoShutdown_PeerOpen"}
 scratch=$(mktemp -d "$build/speed.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 
