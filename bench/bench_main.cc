@@ -1,0 +1,119 @@
+// Runs the benchmarks, then prints every benchmark's wall and CPU time as a
+// ratio to the floor (floor_cell.h) measured in the same run. Unless told
+// otherwise it runs 5 repetitions, interleaved in random order so that a
+// change in the machine's load falls on every benchmark alike, and takes
+// medians.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Times {
+  std::vector<double> wall;  // milliseconds per iteration, one per repetition
+  std::vector<double> cpu;
+};
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t mid = v.size() / 2;
+  return v.size() % 2 == 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+double ToMs(double value, benchmark::TimeUnit unit) {
+  switch (unit) {
+    case benchmark::kNanosecond:
+      return value / 1e6;
+    case benchmark::kMicrosecond:
+      return value / 1e3;
+    case benchmark::kMillisecond:
+      return value;
+    case benchmark::kSecond:
+      return value * 1e3;
+  }
+  return value;
+}
+
+// The console reporter, which also keeps every repetition's times.
+class FloorRatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.run_type != Run::RT_Iteration || run.error_occurred) continue;
+      const std::string name =
+          run.run_name.function_name +
+          (run.run_name.args.empty() ? "" : "/" + run.run_name.args);
+      if (std::find(order_.begin(), order_.end(), name) == order_.end()) {
+        order_.push_back(name);
+      }
+      Times& t = times_[name];
+      t.wall.push_back(ToMs(run.GetAdjustedRealTime(), run.time_unit));
+      auto child = run.counters.find("child_cpu_ms");
+      t.cpu.push_back(child != run.counters.end()
+                          ? child->second.value
+                          : ToMs(run.GetAdjustedCPUTime(), run.time_unit));
+    }
+  }
+
+  void PrintRatios() const {
+    auto floor = times_.find("Floor");
+    if (floor == times_.end()) {
+      std::printf("\nNo Floor run (filtered out?): no ratios.\n");
+      return;
+    }
+    const double floor_wall = Median(floor->second.wall);
+    const double floor_cpu = Median(floor->second.cpu);
+    std::printf(
+        "\nMedians of %zu repetition(s); ratios to Floor in this run "
+        "(FloorOwnProcess: CPU of the child)\n",
+        floor->second.wall.size());
+    std::printf("%-36s %9s %9s %8s %8s\n", "benchmark", "wall ms", "CPU ms",
+                "wall/F", "CPU/F");
+    for (const std::string& name : order_) {
+      const Times& t = times_.at(name);
+      const double wall = Median(t.wall);
+      const double cpu = Median(t.cpu);
+      std::printf("%-36s %9.3f %9.3f %8.1f %8.1f\n", name.c_str(), wall, cpu,
+                  wall / floor_wall, cpu / floor_cpu);
+    }
+  }
+
+ private:
+  std::vector<std::string> order_;
+  std::map<std::string, Times> times_;
+};
+
+bool HasFlag(int argc, char** argv, const std::string& flag) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]).rfind(flag, 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<char*> args(argv, argv + argc);
+  std::string repetitions = "--benchmark_repetitions=5";
+  std::string interleave = "--benchmark_enable_random_interleaving=true";
+  if (!HasFlag(argc, argv, "--benchmark_repetitions")) {
+    args.push_back(repetitions.data());
+  }
+  if (!HasFlag(argc, argv, "--benchmark_enable_random_interleaving")) {
+    args.push_back(interleave.data());
+  }
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
+  FloorRatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.PrintRatios();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,106 @@
+#include "bench/floor_cell.h"
+
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "fixtures/base/errno_status.h"
+#include "fixtures/base/unique_fd.h"
+
+namespace tcpsem {
+namespace {
+
+constexpr int kWaitMs = 2000;  // bound on every wait; the floor never nears it
+
+absl::Status LoopbackUp() {
+  UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock.valid()) return ErrnoStatus("socket(AF_INET, SOCK_DGRAM)");
+  ifreq ifr = {};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) {
+    return ErrnoStatus("ioctl(lo, SIOCGIFFLAGS)");
+  }
+  ifr.ifr_flags |= IFF_UP;
+  if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) {
+    return ErrnoStatus("ioctl(lo, SIOCSIFFLAGS up)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AwaitReadable(int fd, const char* what) {
+  pollfd pfd = {fd, POLLIN, 0};
+  const int rc = ::poll(&pfd, 1, kWaitMs);
+  if (rc < 0) return ErrnoStatus("poll");
+  if (rc == 0) {
+    return absl::DeadlineExceededError(absl::StrCat("timed out: ", what));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CellInThisNamespace() {
+  if (absl::Status s = LoopbackUp(); !s.ok()) return s;
+  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!listener.valid()) return ErrnoStatus("socket(listener)");
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+      ::listen(listener.get(), 1) != 0 ||
+      ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len) !=
+          0) {
+    return ErrnoStatus("bind/listen/getsockname");
+  }
+  UniqueFd peer(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!peer.valid()) return ErrnoStatus("socket(peer)");
+  if (::connect(peer.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    return ErrnoStatus("connect");
+  }
+  if (absl::Status s = AwaitReadable(listener.get(), "accept"); !s.ok()) {
+    return s;
+  }
+  UniqueFd closer(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!closer.valid()) return ErrnoStatus("accept4");
+  const char byte = 'x';
+  if (::send(peer.get(), &byte, 1, MSG_NOSIGNAL) != 1) {
+    return ErrnoStatus("send(peer)");
+  }
+  if (absl::Status s = AwaitReadable(closer.get(), "the peer's byte");
+      !s.ok()) {
+    return s;
+  }
+  if (::close(closer.release()) != 0) return ErrnoStatus("close(closer)");
+  if (absl::Status s = AwaitReadable(peer.get(), "the RST"); !s.ok()) return s;
+  char buf;
+  const ssize_t n = ::recv(peer.get(), &buf, 1, MSG_DONTWAIT);
+  if (n >= 0 || errno != ECONNRESET) {
+    return absl::InternalError(absl::StrCat(
+        "floor cell: peer's recv() returned ", n, " (", std::strerror(errno),
+        "), expected ECONNRESET (tcp_close() sends RST for unread data)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunFloorCell() {
+  UniqueFd previous(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!previous.valid()) return ErrnoStatus("open(/proc/thread-self/ns/net)");
+  if (::unshare(CLONE_NEWNET) != 0) return ErrnoStatus("unshare(CLONE_NEWNET)");
+  absl::Status cell = CellInThisNamespace();
+  if (::setns(previous.get(), CLONE_NEWNET) != 0 && cell.ok()) {
+    return ErrnoStatus("setns(previous netns)");
+  }
+  return cell;
+}
+
+}  // namespace tcpsem
