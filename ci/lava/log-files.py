@@ -21,12 +21,24 @@ import yaml
 
 
 def main(log_path, out_dir):
-    with open(log_path, encoding="utf-8", errors="replace") as f:
-        entries = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     os.makedirs(out_dir, exist_ok=True)
     cases = []
     lines = []
-    for entry in entries or []:
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        raw = f.readlines()
+    # One flow mapping per line: "{dt: ..., lvl: ..., msg: ...}" as lava-run
+    # prints it, "- {...}" as a server serves the log.
+    for text in raw:
+        text = text.strip()
+        if text.startswith("- "):
+            text = text[2:]
+        if not text.startswith("{"):
+            continue
+        try:
+            entry = yaml.load(text, Loader=loader)
+        except yaml.YAMLError:
+            continue
         if not isinstance(entry, dict):
             continue
         msg = entry.get("msg")
