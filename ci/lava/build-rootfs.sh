@@ -24,7 +24,9 @@ rm -rf "$root"
 # would build an initrd for /boot (path-exclude drops its hook): this guest
 # boots without one, its rootfs is the initramfs. Documentation and locales
 # are dropped to keep the image small.
+# The hook makes the local .deb visible to dpkg inside the chroot.
 mmdebstrap --variant=minbase --quiet \
+  --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
   --include="kmod,iproute2,procps,bash,$kernel_package,$deb" \
   --dpkgopt='path-exclude=/etc/kernel/postinst.d/*' \
   --dpkgopt='path-exclude=/usr/share/doc/*' \
