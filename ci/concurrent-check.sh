@@ -92,8 +92,7 @@ for ((i = 1; i <= repeats; i++)); do
     fi
   done
   differences=$((differences + d))
-  log "repeat $i/$repeats (B: $profile_b): $((
-    $(date +%s) - t0)) s, $d difference(s)"
+  log "repeat $i/$repeats (B: $profile_b): $(($(date +%s) - t0)) s, $d difference(s)"
 done
 log "$repeats repeats of two concurrent full runs: $differences difference(s) in $(($(date +%s) - start)) s"
 [ "$differences" -eq 0 ]

@@ -14,8 +14,9 @@
 #      and the suite verdict `fail`.
 # Heavy (a Debian bootstrap, two TCG guests): not part of .ci/run.
 #
-#   ci/lava-local.sh [--kernel-package PKG] [--no-install]
+#   ci/lava-local.sh [--kernel-package PKG] [--no-install] [--check-only]
 #
+# --check-only: no jobs, only the checks, on the outputs of the last run.
 # Uses the build in ${TCPSEM_BUILD_DIR:-build} (cpack -G DEB there) and
 # commits HEAD as the test definition's revision: LAVA clones the repository,
 # so uncommitted changes to ci/lava/ are not what runs. Output:
@@ -26,8 +27,10 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(readlink -f "${TCPSEM_BUILD_DIR:-$repo/build}")
 kernel_package=linux-image-cloud-amd64
 install=1
+check_only=0
 while (($#)); do
   case $1 in
+    --check-only) check_only=1; shift ;;
     --kernel-package) kernel_package=${2:?}; shift 2 ;;
     --no-install) install=0; shift ;;
     *) echo "lava-local: unknown argument $1" >&2; exit 64 ;;
@@ -37,6 +40,7 @@ log() { printf 'lava-local: %s\n' "$*" >&2; }
 die() { printf 'lava-local: error: %s\n' "$*" >&2; exit 1; }
 
 needed=(lava-dispatcher lava-common mmdebstrap git cpio qemu-system-x86)
+((check_only)) && needed=()
 missing=()
 for p in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -49,6 +53,7 @@ fi
 
 out=$build/lava
 mkdir -p -m 0700 "$out"
+if ((!check_only)); then
 log "packaging tcpsem (cpack -G DEB in $build)"
 (cd "$build" && cpack -G DEB >"$out/cpack.log" 2>&1) || die "cpack failed: see $out/cpack.log"
 deb=$(ls -t "$build"/tcpsem_*.deb | head -n 1)
@@ -57,10 +62,16 @@ log "building the rootfs with $(basename "$deb") and $kernel_package"
 "$repo/ci/lava/build-rootfs.sh" "$deb" "$out/images" "$kernel_package" >"$out/rootfs.log" 2>&1 ||
   die "rootfs build failed: see $out/rootfs.log"
 log "$(tail -n 1 "$out/rootfs.log") in $(($(date +%s) - start)) s"
+fi
 revision=$(git -C "$repo" rev-parse HEAD)
 
 run_job() {  # run_job NAME FILTER ARGS: writes $out/NAME/{job.yaml,job.log,...}
   local name=$1 filter=$2 args=$3 dir=$out/$1
+  if ((check_only)); then
+    /usr/bin/python3 "$repo/ci/lava/log-files.py" "$dir/job.log" "$dir" ||
+      die "$name: the job log's files are damaged"
+    return
+  fi
   rm -rf "$dir"
   mkdir -p "$dir"
   /usr/bin/python3 - "$repo/ci/lava/qemu-job.yaml" "$dir/job.yaml" "$out/images" \
@@ -106,7 +117,9 @@ listed() {
 
 status=0
 check() {  # check DESCRIPTION COMMAND...
-  if "$@"; then log "ok: $1"; else log "FAILED: $1"; status=1; fi
+  local what=$1
+  shift
+  if "$@"; then log "ok: $what"; else log "FAILED: $what"; status=1; fi
 }
 same_names() { diff <(cut -f1 "$1") "$2" >/dev/null; }
 same_results() { diff "$1" "$2" >/dev/null; }
