@@ -4,7 +4,7 @@
 #
 #   ci/fuzz.sh [SECONDS] [TARGET...]      default: 600 s, every target
 #
-# Runs two targets at a time (nice 10). A crash stops that target; its input
+# Runs one target at a time (nice 10): the machine is shared. A crash stops that target; its input
 # is saved as tests/fuzz/<target>/crash-* (keep it there once fixed: the
 # ctest replay, label `fuzz`, then guards against its return). New inputs
 # go to build-fuzz/corpus/<target>/, not into the tree. Logs:
@@ -28,9 +28,8 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug \
   -DTCPSEM_LIBFUZZER=ON >/dev/null
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  # record_reader (ParseRecordJson through nlohmann-json) is built too; its
-  # libFuzzer build was not yet run after the move to nlohmann-json.
-  targets=(sysctl_d profile_spec tracefs_format trace_line record_reader)
+  targets=(sysctl_d profile_spec tracefs_format trace_line record_reader
+    segment_parser)
 fi
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
 mkdir -p "$build/logs"
@@ -45,17 +44,8 @@ run() {  # run TARGET
       "$OLDPWD/$corpus" "$OLDPWD/tests/fuzz/$t") >"$build/logs/$t.log" 2>&1
 }
 status=0
-pids=()
-names=()
 for t in "${targets[@]}"; do
-  run "$t" & pids+=($!); names+=("$t")
-  if [ ${#pids[@]} -eq 2 ]; then
-    for i in 0 1; do wait "${pids[$i]}" || { echo "fuzz: ${names[$i]}: FOUND A CRASH (see $build/logs/${names[$i]}.log)"; status=1; }; done
-    pids=(); names=()
-  fi
-done
-for i in "${!pids[@]}"; do
-  wait "${pids[$i]}" || { echo "fuzz: ${names[$i]}: FOUND A CRASH (see $build/logs/${names[$i]}.log)"; status=1; }
+  run "$t" || { echo "fuzz: $t: FOUND A CRASH (see $build/logs/$t.log)"; status=1; }
 done
 for t in "${targets[@]}"; do
   printf '%-16s %s\n' "$t" "$(grep -E 'stat::number_of_executed_units|Done [0-9]+ runs' "$build/logs/$t.log" | tr '\n' ' ')"

@@ -15,6 +15,7 @@ packages=(
   iproute2                             # ip, for ci/host-untouched.sh
   procps                               # sysctl, for ci/restore-global-sysctls.sh
   python3-tap                          # tests/cli/tap_parse_check.py
+  lava-common                          # tests/cli/lava_schema_check.py
   nlohmann-json3-dev                   # the run journal (tools/tcpsem_run)
 )
 

@@ -265,5 +265,12 @@ int main(int argc, char** argv) {
                    t.name.c_str());
     }
   }
+  if (const int sig = run->interrupted_by; sig != 0) {
+    std::fprintf(stderr,
+                 "tcpsem_run: interrupted by SIG%s: %d of %zu tests not run; "
+                 "the suite undid its changes and ended\n",
+                 sigabbrev_np(sig), counts["not_run"], run->tests.size());
+    return 128 + sig;
+  }
   return rc;
 }

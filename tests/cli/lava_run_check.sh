@@ -10,7 +10,7 @@ printf '#!/bin/sh\necho "$@" >> %s/cases\n' "$work" > "$work/bin/lava-test-case"
 # As installed (packaging/tcpsem.in): the suite under its watchdog.
 printf '#!/bin/sh\nexec %s %s "$@"\n' "$runner" "$matrix" > "$work/bin/tcpsem"
 chmod +x "$work/bin/"*
-PATH="$work/bin:$PATH" TCPSEM_TAP_FILE="$work/t.tap" TCPSEM_RUN_DIR="$work/run" \
+PATH="$work/bin:$PATH" TCPSEM_LAVA_DIR="$work/lava" TCPSEM_TAP_FILE="$work/t.tap" TCPSEM_RUN_DIR="$work/run" \
   "$repo/ci/lava/tcpsem-run.sh" --gtest_filter='Rfc2525/*/V4_Unread1_LingerOff_*'
 cases=$(grep -c -- '--result pass' "$work/cases" || true)
 total=$(grep -c '' "$work/cases")

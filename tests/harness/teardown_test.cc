@@ -299,7 +299,9 @@ void TeardownTest::TearDown() {
 
 absl::StatusOr<std::string> TeardownTest::SaveCapture(
     const std::vector<Frame>& frames) {
-  ::mkdir(ArtifactsDir().c_str(), 0755);  // may exist; write reports errors
+  // Created 0755 if missing; refused if a link, another user's, or writable
+  // by others (another user could plant or redirect the capture).
+  if (absl::Status dir = PrepareArtifactsDir(); !dir.ok()) return dir;
   std::string path = FailureArtifactPath();
   if (absl::Status saved = WritePcapFile(frames, path); !saved.ok()) {
     return saved;
