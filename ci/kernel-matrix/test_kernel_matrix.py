@@ -202,7 +202,9 @@ def full_record(release, cells):
                     "kind": "matrix", "suite": "",
                     "unobservable": unobservable})
     return {"schema": "tcpsem-record/2",
-            "kernel": {"release": release, "version": "#1"},
+            "kernel": {"release": release, "version": "#1",
+                       "upstream": "6.12.117",
+                       "upstream_source": "uname -r: " + release},
             "profile": {"name": "default", "sysctls": {}}, "cells": out}
 
 
