@@ -22,8 +22,13 @@ snapshot() {
   ls /sys/kernel/tracing/instances 2>/dev/null | sed 's/^/trace instance /' || true
 }
 
-before="$(mktemp)"; after="$(mktemp)"
-trap 'rm -f "$before" "$after"' EXIT
+# The snapshots stay out of /tmp (root never writes where others can): a
+# private directory under the build tree, or $TMPDIR when set.
+scratch_parent="${TMPDIR:-${TCPSEM_BUILD_DIR:-$(cd "$(dirname "$0")/.." && pwd)/build}}"
+mkdir -p "$scratch_parent"
+scratch="$(mktemp -d "$scratch_parent/.host-untouched.XXXXXX")"
+before="$scratch/before"; after="$scratch/after"
+trap 'rm -rf "$scratch"' EXIT
 snapshot >"$before"
 status=0
 "$@" || status=$?

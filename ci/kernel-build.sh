@@ -162,6 +162,11 @@ if [[ ! -d $SOURCE && ! -d $PRISTINE/.complete ]]; then
   mv "$PRISTINE.tmp" "$PRISTINE"
 fi
 
+# The compiler's temporary files stay under OUT, not /tmp (root never writes
+# where other users can).
+mkdir -p "$OUT/tmp"
+export TMPDIR=$OUT/tmp
+
 # The work tree: hard links to the pristine tree (made once, in seconds;
 # `make O=` never writes into the source tree, and patch(1) replaces the
 # files it changes instead of writing through the link). The files the

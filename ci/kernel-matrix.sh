@@ -67,10 +67,11 @@ RECORD=1
 INSTALL=1
 EXTRA_MODULES=""
 # What the suite needs from the kernel: packet sockets (the wire witness),
-# IPv6 (the V6 scenarios), sock_diag for TCP (the socket-state witness), and
-# TUN (the scripted peer; its tests skip without /dev/net/tun).
+# IPv6 (the V6 scenarios), sock_diag for TCP (the socket-state witness),
+# TUN (the scripted peer; its tests skip without /dev/net/tun), and sch_tbf
+# (LoopbackHold: CloserUnsentData holds a segment in flight on lo).
 # Network namespaces are not a module. Built-in or modular depends on the kernel.
-NEEDED_MODULES="af_packet ipv6 inet_diag tcp_diag tun"
+NEEDED_MODULES="af_packet ipv6 inet_diag tcp_diag tun sch_tbf"
 KERNELS=()
 SUITE_EXTRA=()
 
@@ -535,7 +536,7 @@ probe_kvm() {  # boot the first prepared kernel under KVM once; cache the answer
   env=""
   for work in "${WORKS[@]}"; do [[ -f $work/kernel.env ]] && { env=$work/kernel.env; break; }; done
   [[ -n $env ]] || { echo tcg; return; }
-  local d; d=$(mktemp -d)
+  local d; mkdir -p "$CACHE"; d=$(mktemp -d "$CACHE/.kvm-probe.XXXXXX")
   mkdir -p "$d/root"
   cp "$BUSYBOX" "$d/root/busybox"
   printf '#!/busybox sh\n/busybox mount -t devtmpfs d /dev\n/busybox echo TCPSEM-KVM-OK >/dev/ttyS1\n/busybox poweroff -f\n' >"$d/root/init"

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -22,11 +23,11 @@
 #include "absl/time/clock.h"
 #include "fixtures/base/errno_status.h"
 #include "fixtures/base/kernel_version.h"
-#include "fixtures/base/realtime_section.h"
 #include "fixtures/base/text_file.h"
 #include "fixtures/base/wait_until.h"
 #include "fixtures/rules/scenario_rules.h"
 #include "fixtures/staging/fill_window.h"
+#include "fixtures/staging/loopback_hold.h"
 #include "fixtures/staging/route_metrics.h"
 #include "fixtures/staging/socket_pair.h"
 #include "fixtures/witnesses/mib_counters.h"
@@ -44,6 +45,8 @@ namespace tcpsem::closer_unsent_data {
 
 inline constexpr int kUnreadBytes = 10;
 inline constexpr int kStagingAttempts = 3;
+// InFlightAndCwndHeld's floor of the retransmission timeout (RTAX_RTO_MIN).
+inline constexpr absl::Duration kHeldRtoMin = absl::Seconds(10);
 // The shrunk-window case: what the peer holds before its buffer is cut, and
 // the segments the closer then sends into the window the peer still offers.
 inline constexpr int kAcceptedBatch = 64 * 1024;
@@ -127,6 +130,10 @@ inline absl::Status Check(bool holds, const std::string& what) {
 
 class CloserUnsentDataFixture : public TeardownTest {
  protected:
+  // How long the staging thread sleeps right before close(), after the
+  // precondition was measured (only the stall self-test sets it).
+  absl::Duration stall_in_window_ = absl::ZeroDuration();
+
   // One staging and close: everything the checks need, measured.
   struct Attempt {
     Connection connection;
@@ -139,6 +146,23 @@ class CloserUnsentDataFixture : public TeardownTest {
     MibSnapshot mib_closed;        // right after close()
     std::vector<DiagSocket> left;  // the connection's sockets after close()
     int64_t listed_at_ns = 0;      // when that listing was complete
+    // How long lo held the in-flight segment (InFlightAndCwndHeld).
+    absl::Duration held_for = absl::ZeroDuration();
+    // The staging's steps from the held data's send to the orphan's
+    // listing (CLOCK_REALTIME, like the capture's timestamps): a missed
+    // precondition names where the time went.
+    std::vector<std::pair<std::string, int64_t>> steps;
+    void Step(std::string name) {
+      steps.emplace_back(std::move(name), absl::ToUnixNanos(absl::Now()));
+    }
+    std::string Timeline() const {
+      if (steps.empty()) return "";
+      std::string out = " [steps, us after the send:";
+      for (const auto& [name, ns] : steps) {
+        absl::StrAppend(&out, " ", name, " +", (ns - steps[0].second) / 1000);
+      }
+      return out + "]";
+    }
   };
 
   // 3 segments with cwnd 1 and a peer that delays its ACK: one in flight,
@@ -324,43 +348,70 @@ class CloserUnsentDataFixture : public TeardownTest {
         return s;
       }
     }
-    // From the send of the held data to the orphan's listing the thread
-    // runs under SCHED_FIFO: pinned test processes sharing its CPU would
-    // otherwise delay it past the peer's 40 ms delayed ACK.
-    std::optional<RealtimeSection> realtime;
-    if (c.held == Held::kInFlightAndCwnd) realtime.emplace();
-    if (absl::Status s = WriteHeldData(c, a); !s.ok()) return s;
-    if (absl::Status s = wire.Sync(Phase::kSetup, kDeadline); !s.ok()) {
-      return s;
+    // InFlightAndCwndHeld used to race the peer's 40 ms delayed ACK from
+    // the send of the held data to the orphan's listing, and lost it on a
+    // loaded machine (the staging waited on lo's per-CPU packet processing,
+    // and a TCG guest's vCPU can stop for 100 ms). Now lo holds the in-flight
+    // segment (LoopbackHold) until the orphan is listed: the peer cannot
+    // acknowledge what it has not received, and the closer cannot tell a
+    // held segment from one on a long wire. The capture sees nothing while
+    // held, so the phases are marked (Mark(): the markers wait in order
+    // behind the segments) and read after the release.
+    const bool window = c.held == Held::kInFlightAndCwnd;
+    auto end_phase = [&](Phase phase) {
+      return window ? wire.Mark(phase) : wire.Sync(phase, kDeadline);
+    };
+    std::unique_ptr<LoopbackHold> hold;
+    if (window) {
+      absl::StatusOr<std::unique_ptr<LoopbackHold>> started =
+          LoopbackHold::Start();
+      if (!started.ok()) return started.status();
+      hold = std::move(*started);
     }
-    a.mark = wire.segments().size();
+    if (absl::Status s = WriteHeldData(c, a); !s.ok()) return s;
+    a.Step("sent");
+    if (absl::Status s = end_phase(Phase::kSetup); !s.ok()) return s;
     absl::StatusOr<SendQueue> before = MeasureSendQueue(closer);
     if (!before.ok()) return before.status();
     a.before = *before;
-    if (absl::Status s = CheckHeld(c, a, a.before, false); !s.ok()) return s;
+    if (absl::Status s = CheckHeld(c, a, a.before, false); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(s.message(), a.Timeline()));
+    }
     absl::StatusOr<MibSnapshot> mib = ReadTcpMib();
     if (!mib.ok()) return mib.status();
     a.mib_before = *mib;
+    a.Step("mib-read");
 
     if (c.shutdown_first) {
       if (::shutdown(closer, SHUT_WR) != 0) return ErrnoStatus("shutdown");
-      if (absl::Status s = wire.Sync(Phase::kShutdown, kDeadline); !s.ok()) {
-        return s;
-      }
+      if (absl::Status s = end_phase(Phase::kShutdown); !s.ok()) return s;
+      a.Step("shut");
     }
     absl::StatusOr<SendQueue> at_close = MeasureSendQueue(closer);
     if (!at_close.ok()) return at_close.status();
     a.at_close = *at_close;
     if (absl::Status s = CheckHeld(c, a, a.at_close, c.shutdown_first);
         !s.ok()) {
-      return s;
+      return absl::Status(s.code(), absl::StrCat(s.message(), a.Timeline()));
     }
 
+    if (stall_in_window_ > absl::ZeroDuration()) {
+      // A stalled thread (CloserUnsentDataStall): a plain sleep on purpose.
+      absl::SleepFor(stall_in_window_);
+      a.Step("stalled");
+    }
     ::close(pair.closer.release());
+    a.Step("closed");
     absl::StatusOr<std::vector<DiagSocket>> left =
         ListTcpSocketsOnPort(pair.closer_port);
     a.listed_at_ns = absl::ToUnixNanos(absl::Now());
-    realtime.reset();
+    a.Step("listed");
+    if (hold != nullptr) {
+      absl::StatusOr<absl::Duration> held_for = hold->Release(kDeadline);
+      if (!held_for.ok()) return held_for.status();
+      a.held_for = *held_for;
+      a.Step("released");
+    }
     if (!left.ok()) return left.status();
     if (std::optional<DiagSocket> closer =
             FindSocket(*left, pair.closer_port, pair.peer_port)) {
@@ -369,13 +420,18 @@ class CloserUnsentDataFixture : public TeardownTest {
     if (absl::Status s = wire.Sync(Phase::kClose, kDeadline); !s.ok()) {
       return s;
     }
+    // The staging's segments are the leading ones tagged kSetup.
+    const std::vector<Segment>& tagged = wire.segments();
+    while (a.mark < tagged.size() && tagged[a.mark].phase == Phase::kSetup) {
+      ++a.mark;
+    }
     mib = ReadTcpMib();
     if (!mib.ok()) return mib.status();
     a.mib_closed = *mib;
     if (c.held == Held::kInFlightAndCwnd && !c.unread) {
       // The orphan's listing means "before the delayed ACK" only if that ACK
       // reached lo after the listing was complete (pcap and absl::Now() both
-      // read CLOCK_REALTIME).
+      // read CLOCK_REALTIME). The hold makes that so; this checks the hold.
       const std::vector<Segment>& segments = wire.segments();
       const std::vector<RelativeSeq> rel = Relativize(segments);
       for (size_t i = a.mark; i < segments.size(); ++i) {
@@ -385,7 +441,9 @@ class CloserUnsentDataFixture : public TeardownTest {
             segments[i].time_ns <= a.listed_at_ns) {
           return Missed(absl::StrCat(
               "the peer's delayed ACK came before the orphan was listed (",
-              (a.listed_at_ns - segments[i].time_ns) / 1000, " us)"));
+              (a.listed_at_ns - segments[i].time_ns) / 1000, " us; ACK +",
+              (segments[i].time_ns - a.steps[0].second) / 1000, " us)",
+              a.Timeline()));
         }
       }
     }
@@ -398,9 +456,22 @@ class CloserUnsentDataFixture : public TeardownTest {
     RequireFamily(c.family);
     if (IsSkipped()) return;
     if (c.held == Held::kInFlightAndCwnd) {
-      // Read by tcp_init_cwnd() when the connection is set up: before it.
-      absl::Status set = SetLoopbackInitialCwnd(c.family, 1);
+      // Read by tcp_init_cwnd() and tcp_rto_min() when the connection is
+      // set up: before it. The RTO's floor outlasts any hold on lo
+      // (Release() is bounded by kDeadline), so the held segment is never
+      // retransmitted.
+      absl::Status set = SetLoopbackRouteMetrics(
+          c.family, {.initcwnd = 1, .rto_min = kHeldRtoMin});
       ASSERT_THAT(set, IsOk());
+      // The hold needs the tbf qdisc: find out before staging.
+      absl::StatusOr<std::unique_ptr<LoopbackHold>> hold =
+          LoopbackHold::Start();
+      if (absl::IsFailedPrecondition(hold.status())) {
+        GTEST_SKIP() << "cannot hold a segment in flight: "
+                     << hold.status().message();
+      }
+      ASSERT_THAT(hold, IsOk());
+      ASSERT_THAT((*hold)->Release(kDeadline), IsOk());
     }
     if (c.held == Held::kBeyondShrunkWindow) {
       // The 64 KiB batch must fit the buffers at once.
