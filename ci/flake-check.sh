@@ -6,6 +6,10 @@
 #   BUILD_DIR  an existing build tree (default ./build)
 #   CTEST_ARGS more ctest arguments (e.g. -R CloserUnsentData)
 # Env FLAKE_JOBS: ctest -j (default 4; e.g. 32 next to another ctest run).
+# Env FLAKE_BESIDE: another build tree (its own, so that the two runs share no
+# scratch paths) whose whole ctest runs in a loop, -j FLAKE_JOBS, beside every
+# run: `FLAKE_JOBS=32 FLAKE_BESIDE=build-beside ci/flake-check.sh 20`. Its
+# runs and failures are reported too, but do not decide the exit status.
 # Exit status: 0 when every run passed, 1 otherwise. Per-run logs and the
 # failing test names go to BUILD_DIR/flake-check/.
 set -uo pipefail
@@ -30,7 +34,33 @@ mkdir -p "${logs}"
 
 stress-ng --cpu 2 --timeout 0 --quiet &
 stress_pid=$!
-trap 'kill "${stress_pid}" 2>/dev/null; wait "${stress_pid}" 2>/dev/null' EXIT
+beside="${FLAKE_BESIDE:-}"
+beside_pid=""
+if [ -n "${beside}" ]; then
+  if [ ! -f "${beside}/CTestTestfile.cmake" ]; then
+    echo "flake-check: FLAKE_BESIDE=${beside} is not a build tree" >&2
+    kill "${stress_pid}"; exit 2
+  fi
+  if [ "$(cd "${beside}" && pwd)" = "$(cd "${build}" && pwd)" ]; then
+    echo "flake-check: FLAKE_BESIDE must be another build tree" >&2
+    kill "${stress_pid}"; exit 2
+  fi
+  ( n=0
+    while :; do
+      n=$((n + 1))
+      if ctest --test-dir "${beside}" -j"${jobs}" > "${logs}/beside-${n}.log" 2>&1
+      then echo "beside ${n}: pass"; else echo "beside ${n}: FAIL"; fi
+    done > "${logs}/beside.txt" ) &
+  beside_pid=$!
+fi
+stop_load() {
+  kill "${stress_pid}" 2>/dev/null; wait "${stress_pid}" 2>/dev/null
+  if [ -n "${beside_pid}" ]; then
+    pkill -P "${beside_pid}" 2>/dev/null; kill "${beside_pid}" 2>/dev/null
+    wait "${beside_pid}" 2>/dev/null
+  fi
+}
+trap stop_load EXIT
 trap 'exit 130' INT TERM  # so the EXIT trap stops stress-ng
 
 failed_runs=0
@@ -53,6 +83,10 @@ for ((i = 1; i <= runs; i++)); do
 done
 echo "flake-check: runs=${runs} failed_runs=${failed_runs}" \
   "elapsed=$(( $(date +%s) - start ))s"
+if [ -n "${beside}" ]; then
+  echo "beside (${beside}): $(grep -c ': pass' "${logs}/beside.txt" 2>/dev/null || echo 0) passed," \
+    "$(grep -c ': FAIL' "${logs}/beside.txt" 2>/dev/null || echo 0) failed full runs"
+fi
 if [ -s "${logs}/failed-tests.txt" ]; then
   echo "flaky tests (count name):"
   sed 's/^run [0-9]*: //' "${logs}/failed-tests.txt" | sort | uniq -c | sort -rn
