@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "fixtures/reports/failure_report.h"
 #include "gtest/gtest.h"
+#include "tests/harness/witness_recorder.h"
 
 namespace tcpsem {
 
@@ -28,7 +29,9 @@ void Disagrees(absl::string_view witness, const std::string& expected,
 bool ExpectWitness(absl::string_view witness, const std::string& expected,
                    const std::string& observed, const std::string& cited,
                    const char* file, int line) {
-  if (expected == observed) return true;
+  const bool agrees = expected == observed;
+  TestWitnesses().Observe(witness, expected, observed, agrees);
+  if (agrees) return true;
   Disagrees(witness, expected, observed, cited, file, line);
   return false;
 }
@@ -36,9 +39,11 @@ bool ExpectWitness(absl::string_view witness, const std::string& expected,
 bool ExpectWitnessAtLeast(absl::string_view witness, int64_t minimum,
                           int64_t observed, const std::string& cited,
                           const char* file, int line) {
-  if (observed >= minimum) return true;
-  Disagrees(witness, absl::StrCat("at least ", minimum), absl::StrCat(observed),
-            cited, file, line);
+  const std::string expected = absl::StrCat("at least ", minimum);
+  const bool agrees = observed >= minimum;
+  TestWitnesses().Observe(witness, expected, absl::StrCat(observed), agrees);
+  if (agrees) return true;
+  Disagrees(witness, expected, absl::StrCat(observed), cited, file, line);
   return false;
 }
 

@@ -1,6 +1,7 @@
 // The scenario suites' expectations, failing the way the matrix does: one
 // row of the witness table (witness, expected, observed, rule) with the
-// rule cited beneath, instead of a gtest expression.
+// rule cited beneath, instead of a gtest expression. Pass or fail, each
+// also goes to the test's record cell (witness_recorder.h).
 #pragma once
 
 #include <cstdint>
