@@ -9,6 +9,9 @@ namespace tcpsem {
 
 namespace {
 
+// What the record keeps of a relation that held.
+constexpr char kRelationHolds[] = "holds";
+
 void Disagrees(absl::string_view witness, const std::string& expected,
                const std::string& observed, const std::string& cited,
                const char* file, int line) {
@@ -31,6 +34,21 @@ bool ExpectWitness(absl::string_view witness, const std::string& expected,
                    const char* file, int line) {
   const bool agrees = expected == observed;
   TestWitnesses().Observe(witness, expected, observed, agrees);
+  if (agrees) return true;
+  Disagrees(witness, expected, observed, cited, file, line);
+  return false;
+}
+
+bool ExpectWitnessRelation(absl::string_view witness,
+                           const std::string& expected,
+                           const std::string& observed,
+                           const std::string& cited, const char* file,
+                           int line) {
+  const bool agrees = expected == observed;
+  TestWitnesses().Observe(
+      witness, expected,
+      agrees ? kRelationHolds : absl::StrCat("broken: observed ", observed),
+      agrees);
   if (agrees) return true;
   Disagrees(witness, expected, observed, cited, file, line);
   return false;

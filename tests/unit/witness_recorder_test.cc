@@ -89,6 +89,26 @@ TEST(WitnessRecorder, ExpectWitnessRecordsIntoTheCurrentTest) {
               ElementsAre("peer: recv", "counters: PruneCalled"));
 }
 
+// A run-computed expectation (a port, a sequence number): the record keeps
+// whether the relation held, not the run's numbers.
+TEST(WitnessRecorder, ARelationIsRecordedAsHoldingOrBroken) {
+  TestWitnesses().Begin("S/F.T/V4");
+  EXPECT_TRUE(EXPECT_WITNESS_RELATION("wire: RST seq = the data's ACK",
+                                      int64_t{3141592}, int64_t{3141592},
+                                      "[r]"));
+  EXPECT_NONFATAL_FAILURE(
+      EXPECT_WITNESS_RELATION("peer: bytes read", 4344, 2896, "[r]"),
+      "a witness disagrees with the rule");
+  const RecordCell cell = TestWitnesses().End("fail");
+  EXPECT_THAT(cell.witnesses,
+              ElementsAre(Pair("peer: bytes read", "broken: observed 2896"),
+                          Pair("wire: RST seq = the data's ACK", "holds")));
+  EXPECT_THAT(cell.expected,
+              ElementsAre(Pair("peer: bytes read", "4344"),
+                          Pair("wire: RST seq = the data's ACK", "3141592")));
+  EXPECT_THAT(cell.mismatches, ElementsAre("peer: bytes read"));
+}
+
 TEST(ScenarioRecord, SuiteAndUnobservableFamilies) {
   EXPECT_EQ(ScenarioSuiteOf("PeerView/PeerViewTest.Poll/V4"), "PeerView");
   EXPECT_EQ(ScenarioSuiteOf("PeerViewTest.Poll"), "PeerViewTest");
