@@ -42,7 +42,8 @@ bool ExpectWitnessRelation(absl::string_view witness,
                            int line);
 
 // The same where the rule bounds the value from below ("at least 1"):
-// `minimum` <= `observed`.
+// `minimum` <= `observed`. Recorded as a relation, the count beside the
+// bound ("at least 1 (observed 13)").
 bool ExpectWitnessAtLeast(absl::string_view witness, int64_t minimum,
                           int64_t observed, const std::string& cited,
                           const char* file, int line);

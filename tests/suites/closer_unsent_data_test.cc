@@ -204,8 +204,8 @@ class CloserUnsentDataTest : public CloserUnsentDataFixture,
                        seq.snd_nxt - seq.snd_una, seq_rule);
       }
       if (c.held == Held::kInFlightAndCwnd) {
-        EXPECT_WITNESS("wire: snd_nxt - snd_una at close() (one MSS)", a.mss,
-                       seq.snd_nxt - seq.snd_una, seq_rule);
+        EXPECT_WITNESS_RELATION("wire: snd_nxt - snd_una at close() (one MSS)",
+                                a.mss, seq.snd_nxt - seq.snd_una, seq_rule);
       }
     }
     uint32_t highest = 0;

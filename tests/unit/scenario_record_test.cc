@@ -259,6 +259,9 @@ TEST(ScenarioRecordHtml, ASingleRecordShowsItsSuites) {
   EXPECT_THAT(html, HasSubstr("<h2>PeerView</h2><p>1 test</p>"));
   EXPECT_THAT(html, HasSubstr("<h4>this run: kernel release 6.18"));
   EXPECT_THAT(html, Not(HasSubstr("test changed")));
+  // No matrix cell: no empty grid, no legend for it.
+  EXPECT_THAT(html, Not(HasSubstr("<table class=\"grid\">")));
+  EXPECT_THAT(html, Not(HasSubstr("Closing side on the wire")));
 }
 
 }  // namespace

@@ -77,14 +77,21 @@ TEST(WitnessRecorder, ExpectWitnessRecordsIntoTheCurrentTest) {
   EXPECT_NONFATAL_FAILURE(
       EXPECT_WITNESS_AT_LEAST("counters: PruneCalled", 1, 0, "[r3]"),
       "at least 1");
+  EXPECT_TRUE(
+      EXPECT_WITNESS_AT_LEAST("counters: TCPRcvCollapsed", 1, 129, "[r4]"));
   const RecordCell cell = TestWitnesses().End("fail");
-  EXPECT_THAT(cell.witnesses, ElementsAre(Pair("counters: PruneCalled", "0"),
-                                          Pair("peer: recv", "EOF"),
-                                          Pair("wire: close emits", "RST")));
-  EXPECT_THAT(cell.expected,
-              ElementsAre(Pair("counters: PruneCalled", "at least 1"),
-                          Pair("peer: recv", "ECONNRESET"),
-                          Pair("wire: close emits", "RST")));
+  // A bound is recorded as a relation, the count beside it.
+  EXPECT_THAT(
+      cell.witnesses,
+      ElementsAre(Pair("counters: PruneCalled", "broken: observed 0"),
+                  Pair("counters: TCPRcvCollapsed", "holds"),
+                  Pair("peer: recv", "EOF"), Pair("wire: close emits", "RST")));
+  EXPECT_THAT(
+      cell.expected,
+      ElementsAre(
+          Pair("counters: PruneCalled", "at least 1 (observed 0)"),
+          Pair("counters: TCPRcvCollapsed", "at least 1 (observed 129)"),
+          Pair("peer: recv", "ECONNRESET"), Pair("wire: close emits", "RST")));
   EXPECT_THAT(cell.mismatches,
               ElementsAre("peer: recv", "counters: PruneCalled"));
 }
