@@ -233,6 +233,10 @@ TEST(ScenarioRecordHtml, DiffHasASectionPerSuiteWithTheChangedTestMarked) {
   EXPECT_THAT(html, HasSubstr("<section class=\"suite\" "
                               "id=\"suite-LingerWait\"><h2>LingerWait</h2><p>1 "
                               "test, 0 changed</p>"));
+  // Where to look: the suites with changes first.
+  EXPECT_THAT(html, HasSubstr("<b>Suites with changed tests:</b> <a "
+                              "href=\"#suite-PeerView\">PeerView</a> (1)<br>"
+                              "<b>Suites without:</b> LingerWait</p>"));
   // The changed test: outlined, listed at the head, both kernels inside.
   EXPECT_THAT(html, HasSubstr("<details class=\"test changed\" "
                               "id=\"t-PeerView-PeerViewTest-PollSeesTheReset-"
