@@ -33,7 +33,9 @@ tcp_send_reset tracepoint has no `reason` field): then it is "(not
 observable)", only the kernels that report it are compared, and it is listed
 under the table. A cell that a kernel did not run at all is
 "(no cell)" and a difference. Scripted-peer tests (cells of kind "scripted",
-schema tcpsem-record/2) are compared like the matrix's cells.
+schema tcpsem-record/2) are compared like the matrix's cells; so are the
+scenario suites' tests (kind "scenario"), whose verdict is compared as a
+witness "verdict" as well.
 test_kernel_matrix.py checks the agreement against the tcpsem_diff binary
 when it has been built.
 
@@ -91,6 +93,10 @@ def load(arg):
         verdict = cell.get("verdict")
         witnesses = dict(witnesses,
                          run=verdict if verdict in UNFINISHED else "finished")
+        # A scenario test's witnesses are only its EXPECT_WITNESS calls: its
+        # verdict is compared too (record_diff.h, kVerdictWitness).
+        if cell.get("kind") == "scenario" and verdict not in UNFINISHED:
+            witnesses["verdict"] = verdict
         # Witnesses the record says this kernel cannot observe (schema 2's
         # "unobservable", the matrix's reset-reason note).
         unobservable = cell.get("unobservable")
@@ -135,6 +141,20 @@ def show(value):
     return value.replace("|", "\\|").replace("\n", " ")
 
 
+def lookup(witnesses, witness):
+    """The value of `witness`, UNOBSERVABLE when the cell declares it or its
+    family unobservable ("reset reason" covers "reset reason: from port" and
+    "reset reason #2", as scenario_record.h's UnobservableKeyCovers), else
+    ABSENT."""
+    if witness in witnesses:
+        return witnesses[witness]
+    for key, value in witnesses.items():
+        if value == UNOBSERVABLE and (witness.startswith(key + ":") or
+                                      witness.startswith(key + " #")):
+            return UNOBSERVABLE
+    return ABSENT
+
+
 def compare(records):
     """records: [(label, {scenario: {witness: value}})] -> (scenarios, rows,
     absent).
@@ -152,10 +172,10 @@ def compare(records):
             *(w.keys() for w in per_kernel if w is not None)))
         missing_somewhere = any(w is None for w in per_kernel)
         for witness in witnesses:
-            values = [NO_CELL if w is None else w.get(witness, ABSENT)
+            values = [NO_CELL if w is None else lookup(w, witness)
                       for w in per_kernel]
             for i, w in enumerate(per_kernel):
-                if w is not None and w.get(witness) == UNOBSERVABLE:
+                if w is not None and lookup(w, witness) == UNOBSERVABLE:
                     absent[(witness, i)] += 1
             reported = [v for v in values if v != UNOBSERVABLE]
             if len(set(reported)) > 1:

@@ -188,18 +188,21 @@ def full_record(release, cells):
     """A record tcpsem_diff accepts (schema tcpsem-record/2, every field)."""
     out = []
     for name, witnesses in cells.items():
-        # "why:<witness>" keys declare a witness this kernel cannot observe.
+        # "why:<witness>" keys declare a witness this kernel cannot observe;
+        # "@kind" and "@verdict" set the cell's kind and verdict.
         unobservable = {k[4:]: v for k, v in witnesses.items()
                         if k.startswith("why:")}
+        kind = witnesses.get("@kind", "matrix")
+        verdict = witnesses.get("@verdict", "pass")
         witnesses = {k: v for k, v in witnesses.items()
-                     if not k.startswith("why:")}
+                     if not k.startswith("why:") and not k.startswith("@")}
         out.append({"name": name, "family": "V4", "unread": "Unread1",
                     "linger": "LingerOff", "shutdown": "NoShutdown",
-                    "peer": "PeerOpen", "verdict": "pass", "mismatches": [],
+                    "peer": "PeerOpen", "verdict": verdict, "mismatches": [],
                     "witnesses": witnesses, "expected": {}, "counters": {},
                     "bytes_sent_by_peer": 1, "unread_at_close": 1,
                     "close_duration_us": 1, "reset_reasons_unavailable": "",
-                    "kind": "matrix", "suite": "",
+                    "kind": kind, "suite": "",
                     "unobservable": unobservable})
     return {"schema": "tcpsem-record/2",
             "kernel": {"release": release, "version": "#1",
@@ -225,6 +228,17 @@ class OneDefinitionOfChangedTest(Tmp):
          {"S": {"w": "RST", "reset.reasons": "X"}}),
         ({"S": {"w": "RST"}, "T": {"w": "FIN"}}, {"S": {"w": "RST"}}),
         ({"S": {}}, {"S": {}}),
+        # Scenario tests: the verdict counts; a family of witnesses
+        # ("reset reason") declared unobservable covers its members.
+        ({"S": {"w": "A", "@kind": "scenario"}},
+         {"S": {"w": "A", "@kind": "scenario", "@verdict": "fail"}}),
+        ({"S": {"w": "A", "@kind": "scenario"}},
+         {"S": {"w": "A", "@kind": "scenario", "@verdict": "hung"}}),
+        ({"S": {"@kind": "scenario", "why:reset reason": "old kernel"}},
+         {"S": {"@kind": "scenario", "reset reason": "X",
+                "reset reason: from port": "closer", "reset reason #2": "Y"}}),
+        ({"S": {"@kind": "scenario"}},
+         {"S": {"@kind": "scenario", "reset reason: from port": "closer"}}),
     ]
 
     def test_same_verdict_as_tcpsem_diff(self):

@@ -26,8 +26,10 @@
 #include "fixtures/reports/html_report.h"
 #include "fixtures/reports/record.h"
 #include "fixtures/reports/run_log.h"
+#include "fixtures/reports/scenario_record.h"
 #include "fixtures/reports/scripted_record.h"
 #include "gtest/gtest.h"
+#include "tests/harness/witness_recorder.h"
 
 namespace tcpsem {
 namespace {
@@ -41,9 +43,13 @@ class RecordListener : public ::testing::EmptyTestEventListener {
   explicit RecordListener(RunContext context) : context_(std::move(context)) {}
   void OnTestProgramEnd(const ::testing::UnitTest&) override {
     const std::vector<CellResult> cells = RunLog::Get().Cells();
-    // The matrix's cells, then the scripted-peer tests' (scripted_record.h).
+    // The matrix's cells, then the scripted-peer tests' (scripted_record.h),
+    // then the scenario suites' (scenario_record.h).
     Record record = MakeRecord(context_, cells);
     AppendScriptedResults(ScriptedResultLog::Get().Results(), &record);
+    for (RecordCell& cell : ScenarioCellLog::Get().Results()) {
+      record.cells.push_back(std::move(cell));
+    }
     if (absl::GetFlag(FLAGS_tcpsem_table)) {
       std::cout << "\n" << BehaviourTable(context_, cells) << std::flush;
     }
@@ -215,6 +221,10 @@ int main(int argc, char** argv) {
     }
     ::testing::UnitTest::GetInstance()->listeners().Append(*created);
   }
+  // After the journal, before the leak checker: a scenario test's cell is
+  // made once its verdict is final, before the journal writes its line.
+  ::testing::UnitTest::GetInstance()->listeners().Append(
+      new tcpsem::WitnessRecordListener);
   // --- BEGIN TAP / leak-check listeners (fixtures/gtest/tap_listener.h,
   // fixtures/gtest/leak_check_listener.h). The leak checker must be appended
   // last: gtest sends OnTestEnd in reverse order, so its failures reach

@@ -29,11 +29,18 @@
 #include "fixtures/witnesses/sock_diag.h"
 #include "fixtures/witnesses/witness_seams.h"
 #include "tests/harness/deadline.h"
+#include "tests/harness/witness_recorder.h"
 #include "tests/harness/witness_registry.h"
 
 namespace tcpsem {
 
 void TeardownTest::SetUp() {
+  if (InScenarioRecord()) {
+    const ::testing::TestInfo* test =
+        ::testing::UnitTest::GetInstance()->current_test_info();
+    TestWitnesses().Begin(
+        absl::StrCat(test->test_suite_name(), ".", test->name()));
+  }
   absl::StatusOr<PrivateNetns> netns = PrivateNetns::Enter();
   if (!netns.ok()) {
     GTEST_SKIP() << "needs a private network namespace (run as root, or with "
@@ -161,8 +168,9 @@ void TeardownTest::WatchPort(uint16_t port, Connection& out) {
   if (resets.ok()) {
     out.resets = *std::move(resets);
   } else {
-    RecordProperty("reset_reasons",
-                   absl::StrCat("unavailable: ", resets.status().message()));
+    resets_unavailable_ =
+        absl::StrCat("unavailable: ", resets.status().message());
+    RecordProperty("reset_reasons", resets_unavailable_);
   }
   watched_.push_back({out.wire, out.resets});
 }
@@ -210,14 +218,21 @@ void TeardownTest::CheckFinalLiveness() {
 
 std::optional<std::vector<ResetEvent>> TeardownTest::PinnedResets(
     const ResetReasonWatch* watch) {
-  if (watch == nullptr) return std::nullopt;  // the property says why
+  if (watch == nullptr) {  // the property says why
+    TestWitnesses().Unobservable(kResetReasonWitness,
+                                 resets_unavailable_.empty()
+                                     ? "unavailable: no reset-reason watch"
+                                     : resets_unavailable_);
+    return std::nullopt;
+  }
   absl::StatusOr<KernelVersion> kernel = RunningKernelVersion();
   if (!kernel.ok() || *kernel < kResetReasonsPinnedSince) {
-    RecordProperty(
-        "reset_reasons",
+    const std::string why =
         absl::StrCat("not judged: reasons are pinned from ",
                      kResetReasonsPinnedSince.ToString(),
-                     " on; this kernel is ", RunningKernelDescription()));
+                     " on; this kernel is ", RunningKernelDescription());
+    RecordProperty("reset_reasons", why);
+    TestWitnesses().Unobservable(kResetReasonWitness, why);
     return std::nullopt;
   }
   absl::StatusOr<std::vector<ResetEvent>> events = watch->Collect();
@@ -280,12 +295,12 @@ std::string TeardownTest::FailureArtifactPath() {
 void TeardownTest::TearDown() {
   absl::Cleanup unpin = [this] { pin_.reset(); };
   CheckFinalLiveness();
-  if (!HasFailure() || reported_wire_ == nullptr) return;
+  if (reported_wire_ == nullptr) return;
   // Whatever is still queued in the capture belongs to the story too.
-  if (absl::Status drained = reported_wire_->Drain(Phase::kAfter);
-      !drained.ok()) {
-    std::cout << "(capture not drained: " << drained << ")\n";
-  }
+  const absl::Status drained = reported_wire_->Drain(Phase::kAfter);
+  TestWitnesses().SetLadder(RenderLadder(reported_wire_->segments()));
+  if (!HasFailure()) return;
+  if (!drained.ok()) std::cout << "(capture not drained: " << drained << ")\n";
   std::cout << "profile:  " << RunProfileSummary() << "\n"
             << "the connection as captured (peer left, closing side right):\n"
             << RenderLadder(reported_wire_->segments());

@@ -91,6 +91,12 @@ class TeardownTest : public ::testing::Test {
   static std::string ResetReasons(const std::vector<ResetEvent>& events);
 
   void TearDown() override;
+  // Whether the test is one cell of kind "scenario" in the run's record
+  // (witness_recorder.h): its EXPECT_WITNESS observations, verdict and
+  // ladder. False for tests whose record cells are the matrix's
+  // (StageAndJudge) and for self-tests, which blind or fault their
+  // witnesses on purpose: what they see is not the kernel's behaviour.
+  virtual bool InScenarioRecord() const { return true; }
   // <artifacts>/<suite>.<test>.pcap, one per test (parameters included).
   static std::string FailureArtifactPath();
 
@@ -125,6 +131,8 @@ class TeardownTest : public ::testing::Test {
   std::unique_ptr<CpuPin> pin_;
   // The capture of the last OpenConnection(), for the failure report.
   std::shared_ptr<WireCapture> reported_wire_;
+  // Why WatchPort() has no reset watch ("" when it has one).
+  std::string resets_unavailable_;
 };
 
 }  // namespace tcpsem

@@ -13,7 +13,11 @@ namespace tcpsem {
 namespace {
 
 class CloseMatrixTest : public TeardownTest,
-                        public ::testing::WithParamInterface<Scenario> {};
+                        public ::testing::WithParamInterface<Scenario> {
+ protected:
+  // Its record cells are the matrix's (StageAndJudge).
+  bool InScenarioRecord() const override { return false; }
+};
 TCPSEM_DECLARE_WITNESSES(CloseMatrixTest, {{Witness::kWire, kAsked},
                                            {Witness::kPeerApi, kAsked},
                                            {Witness::kCounters, kAsked},

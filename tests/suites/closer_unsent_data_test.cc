@@ -139,8 +139,9 @@ class CloserUnsentDataTest : public CloserUnsentDataFixture,
     // idiag_wqueue is write_seq - snd_una (inet_diag's tcp_diag_get_info()):
     // every unacknowledged byte + the FIN.
     const int fin_queued = c.shutdown_first ? 1 : 0;
-    EXPECT_WITNESS("sock_diag: orphan wqueue (unacked bytes + FIN)",
-                   a.at_close.outq + 1 - fin_queued, orphan.wqueue, rule);
+    EXPECT_WITNESS_RELATION("sock_diag: orphan wqueue (unacked bytes + FIN)",
+                            a.at_close.outq + 1 - fin_queued, orphan.wqueue,
+                            rule);
     // The cwnd-held orphan waits on its retransmit timer (packets in
     // flight); the zero-window one on the zero-window probe timer
     // (tcp_check_probe_timer()).
@@ -191,23 +192,23 @@ class CloserUnsentDataTest : public CloserUnsentDataFixture,
       // snd_nxt is past snd_una + 0 by the dropped segments: the window end,
       // which is snd_una (and the peer's rcv_nxt, so tcp_validate_incoming()
       // takes it: RFC 5961 3.2's exact match).
-      EXPECT_WITNESS(
-          absl::StrCat("wire: RST seq = snd_una (snd_nxt ", seq.snd_nxt, ")"),
-          seq.snd_una, rst_seq, seq_rule);
+      EXPECT_WITNESS_RELATION(
+          "wire: RST seq = snd_una", seq.snd_una, rst_seq,
+          absl::StrCat(seq_rule, "\n  (snd_nxt ", seq.snd_nxt, ")"));
       EXPECT_LT(rst_seq, seq.snd_nxt) << seq_rule;
     } else {
       // snd_nxt is inside the window (cwnd case: far inside; zero window:
       // exactly at its end, snd_una == snd_nxt): snd_nxt.
-      EXPECT_WITNESS(
-          absl::StrCat("wire: RST seq = snd_nxt (snd_una ", seq.snd_una, ")"),
-          seq.snd_nxt, rst_seq, seq_rule);
+      EXPECT_WITNESS_RELATION(
+          "wire: RST seq = snd_nxt", seq.snd_nxt, rst_seq,
+          absl::StrCat(seq_rule, "\n  (snd_una ", seq.snd_una, ")"));
       if (c.held == Held::kZeroWindow) {
         EXPECT_WITNESS("wire: snd_nxt - snd_una at close()", 0,
                        seq.snd_nxt - seq.snd_una, seq_rule);
       }
       if (c.held == Held::kInFlightAndCwnd) {
-        EXPECT_WITNESS("wire: snd_nxt - snd_una at close() (one MSS)", a.mss,
-                       seq.snd_nxt - seq.snd_una, seq_rule);
+        EXPECT_WITNESS_RELATION("wire: snd_nxt - snd_una at close() (one MSS)",
+                                a.mss, seq.snd_nxt - seq.snd_una, seq_rule);
       }
     }
     uint32_t highest = 0;
@@ -227,7 +228,8 @@ class CloserUnsentDataTest : public CloserUnsentDataFixture,
     EXPECT_WITNESS("wire: closer segments after its RST", 0, after_rst, rule);
     EXPECT_WITNESS("wire: closer FINs", 0, fins, rule);
     // The highest byte on the wire is snd_nxt: the rest was never sent.
-    EXPECT_WITNESS("wire: highest byte sent", seq.snd_nxt, highest, rule);
+    EXPECT_WITNESS_RELATION("wire: highest byte sent", seq.snd_nxt, highest,
+                            rule);
   }
 
   // The peer reads what left before the RST, then ECONNRESET (tcp_reset();
@@ -242,9 +244,9 @@ class CloserUnsentDataTest : public CloserUnsentDataFixture,
     while ((last = RecvOnce(peer, 256 * 1024, MSG_DONTWAIT)).n > 0) {
       received += last.n;
     }
-    EXPECT_WITNESS(absl::StrCat("peer: bytes read before the RST (", a.written,
-                                " written)"),
-                   sent_before_rst, received, rule);
+    EXPECT_WITNESS_RELATION(
+        "peer: bytes read before the RST", sent_before_rst, received,
+        absl::StrCat(rule, "\n  (", a.written, " bytes written)"));
     EXPECT_WITNESS("peer: recv() after the data", "ECONNRESET", last.ToString(),
                    rule);
     absl::StatusOr<int> peer_state = TcpState(peer);
@@ -275,8 +277,8 @@ class CloserUnsentDataTest : public CloserUnsentDataFixture,
     EXPECT_THAT(read, IsOk()) << " (" << received << " bytes read)" << rule;
     EXPECT_WITNESS("peer: recv() after the data", "EOF", eof ? "EOF" : "-",
                    rule);
-    EXPECT_WITNESS("peer: bytes read (every byte written)", a.written, received,
-                   rule);
+    EXPECT_WITNESS_RELATION("peer: bytes read (every byte written)", a.written,
+                            received, rule);
     const std::vector<Segment>& segments = wire.segments();
     const std::vector<RelativeSeq> rel = Relativize(segments);
     std::vector<size_t> fins;
@@ -296,8 +298,8 @@ class CloserUnsentDataTest : public CloserUnsentDataFixture,
     // data byte (tcp_send_fin() set it on the tail; tso_fragment() keeps it
     // on the last piece), carried by the segment with the last data, not
     // sent alone, and never ahead of the data.
-    EXPECT_WITNESS("wire: FIN's sequence number", seq.fin,
-                   rel[fin].seq + segments[fin].length, rule);
+    EXPECT_WITNESS_RELATION("wire: FIN's sequence number", seq.fin,
+                            rel[fin].seq + segments[fin].length, rule);
     EXPECT_WITNESS("wire: the FIN's segment carries data", true,
                    segments[fin].length > 0, rule);
     EXPECT_WITNESS("wire: no data after the FIN's segment", true,

@@ -169,8 +169,8 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   EXPECT_WITNESS("wire: close emits",
                  c.holder == Holder::kFinWait1Orphan ? "-" : "FIN",
                  wire.CloserEmitted(Phase::kClose), holding);
-  EXPECT_WITNESS(absl::StrCat("sock_diag: orphan (", holder->ToString(), ")"),
-                 true, holder->orphan(), holding);
+  EXPECT_WITNESS("sock_diag: orphan", true, holder->orphan(),
+                 absl::StrCat(holding, "\n  (", holder->ToString(), ")"));
   if (holding_timer != 0) {
     EXPECT_WITNESS("sock_diag: holder's timer", holding_timer, holder->timer,
                    holding);
@@ -214,8 +214,8 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
   }
   ASSERT_NE(data, nullptr) << "the peer's 10 bytes were not captured";
   ASSERT_NE(rst, nullptr);
-  EXPECT_WITNESS("wire: RST seq = the data's ACK", data->ack, rst->seq,
-                 Cite("reset.seq-from-ack"));
+  EXPECT_WITNESS_RELATION("wire: RST seq = the data's ACK", data->ack, rst->seq,
+                          Cite("reset.seq-from-ack"));
   EXPECT_WITNESS("wire: RST flags", "RST", FlagNames(rst->flags),
                  Cite("reset.seq-from-ack"));
 
@@ -242,8 +242,8 @@ TEST_P(DataAfterCloseTest, PeerDataDrawsRst) {
         aborted_on_data ? "TCP_ABORT_ON_DATA" : "TCP_TIMEWAIT_SOCKET",
         ResetReasons(*events), rule);
     if (!events->empty()) {
-      EXPECT_WITNESS("reset reason: from port", pair.closer_port,
-                     events->front().sport, rule);
+      EXPECT_WITNESS_RELATION("reset reason: from port", pair.closer_port,
+                              events->front().sport, rule);
     }
   }
 

@@ -15,7 +15,11 @@ using ::testing::Contains;
 using ::testing::Field;
 
 class FaultInjectionTest : public TeardownTest,
-                           public ::testing::WithParamInterface<Scenario> {};
+                           public ::testing::WithParamInterface<Scenario> {
+ protected:
+  // A self-test: what a faulted staging sees is not the kernel's behaviour.
+  bool InScenarioRecord() const override { return false; }
+};
 TCPSEM_DECLARE_WITNESSES(FaultInjectionTest, {{Witness::kWire, kAsked},
                                               {Witness::kPeerApi, kAsked},
                                               {Witness::kCounters, kAsked},
@@ -67,7 +71,11 @@ TEST_P(FaultInjectionTest, DrainBeforeCloseIsCaught) {
 // __tcp_close(), TCP_FIN_WAIT2): the cell must still agree with the rules,
 // with the data after close counted as TCPAbortOnData.
 class FullOrphanHolderTest : public TeardownTest,
-                             public ::testing::WithParamInterface<Scenario> {};
+                             public ::testing::WithParamInterface<Scenario> {
+ protected:
+  // A self-test of the staging's holder; its cells are the matrix's.
+  bool InScenarioRecord() const override { return false; }
+};
 TCPSEM_DECLARE_WITNESSES(FullOrphanHolderTest,
                          {{Witness::kWire, kAsked},
                           {Witness::kPeerApi, kAsked},

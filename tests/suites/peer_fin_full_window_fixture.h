@@ -213,9 +213,9 @@ class PeerFinFixture : public TeardownTest {
     // LINUX_MIB_TCPABORTONCLOSE; tcp_set_state() counts EstabResets for the
     // closing side (leaving ESTABLISHED or CLOSE_WAIT) but not for the peer,
     // whose tcp_reset() takes it out of FIN_WAIT1/FIN_WAIT2.
-    EXPECT_WITNESS(
-        absl::StrCat("wire: close() with ", *unread, " bytes unread emits"),
-        "RST", wire().CloserEmitted(Phase::kClose), rule);
+    EXPECT_WITNESS("wire: close() with data unread emits", "RST",
+                   wire().CloserEmitted(Phase::kClose),
+                   absl::StrCat(rule, "\n  (", *unread, " bytes unread)"));
     EXPECT_WITNESS("counters: at close()",
                    "EstabResets+1 OutRsts+1 TCPAbortOnClose+1",
                    TeardownDeltaToString(*after, *before), rule);

@@ -80,8 +80,9 @@ void PeerFinFullWindowTest::ReceiveBufferPressure() {
     // (TCPRcvQDrop).
     ExpectMoved(moved, "TCPRcvQDrop", 1, rule);
     ExpectMovedAtLeast(moved, "RcvPruned", 1, rule);
-    EXPECT_WITNESS("SIOCINQ: closer holds every byte but the dropped one",
-                   sent - 1, *inq, rule);
+    EXPECT_WITNESS_RELATION(
+        "SIOCINQ: closer holds every byte but the dropped one", sent - 1, *inq,
+        rule);
   } else {
     // tcp_prune_queue() -> tcp_collapse() always got the queue back under
     // sk_rcvbuf, and __tcp_select_window() closed the window first
@@ -144,7 +145,7 @@ void PeerFinFullWindowTest::ReceiveBufferPressure() {
     // duplicate ACK (tcp_data_queue_ofo()) up to the dropped byte: the
     // peer then holds just that byte and the FIN.
     for (const PeerFin& fin : fins) {
-      EXPECT_WITNESS(
+      EXPECT_WITNESS_RELATION(
           "wire: the peer's FIN's relative seq (behind the "
           "dropped byte)",
           sent + 1, fin.seq, Cite("peer-fin.memory-drop-silent"));

@@ -90,7 +90,8 @@ void PeerFinFullWindowTest::WindowFullDrainThenClose() {
   // RFC 9293 3.10.7.4 (eighth, the FIN bit): the FIN is processed once
   // everything before it has arrived; tcp_data_queue() -> tcp_fin():
   // ESTABLISHED -> CLOSE_WAIT.
-  EXPECT_WITNESS("closer: bytes read before the FIN", written, read, rule);
+  EXPECT_WITNESS_RELATION("closer: bytes read before the FIN", written, read,
+                          rule);
   EXPECT_WITNESS("TCP_INFO: closer after the FIN", "CLOSE_WAIT",
                  TcpStateNameOf(closer_), rule);
   // tcp_fin() only schedules the ACK (delayed); its arrival moves the peer
@@ -106,8 +107,8 @@ void PeerFinFullWindowTest::WindowFullDrainThenClose() {
   RecordProperty("peer_fins_sent", absl::StrCat(fins.size()));
   ASSERT_FALSE(fins.empty()) << "the peer's FIN was never captured";
   for (const PeerFin& fin : fins) {
-    EXPECT_WITNESS("wire: the peer's FIN's relative seq", 1 + written, fin.seq,
-                   rule);
+    EXPECT_WITNESS_RELATION("wire: the peer's FIN's relative seq", 1 + written,
+                            fin.seq, rule);
     EXPECT_WITNESS("wire: the FIN rides on a data segment", true,
                    fin.payload > 0, rule);
   }
@@ -195,17 +196,18 @@ void PeerFinFullWindowTest::DataFillsWindowThenFin() {
   RecordProperty("counters_after_shutdown", MemoryCounters(moved));
   absl::StatusOr<int> inq = BytesInReceiveQueue(closer_);
   ASSERT_THAT(inq, IsOk());
-  EXPECT_WITNESS("SIOCINQ: closer holds every byte", bytes, *inq, rule);
-  EXPECT_WITNESS("wire: the peer's data ends at relative seq", 1 + bytes,
-                 PeerDataEnd(), rule);
+  EXPECT_WITNESS_RELATION("SIOCINQ: closer holds every byte", bytes, *inq,
+                          rule);
+  EXPECT_WITNESS_RELATION("wire: the peer's data ends at relative seq",
+                          1 + bytes, PeerDataEnd(), rule);
   const std::vector<PeerFin> fins = PeerFins();
   RecordProperty("peer_fins_sent", absl::StrCat(fins.size()));
   RecordProperty("fin_rode_on_data",
                  fins.empty() || fins.front().payload == 0 ? "no" : "yes");
   ASSERT_FALSE(fins.empty()) << "the peer's FIN was never captured";
   for (const PeerFin& fin : fins) {
-    EXPECT_WITNESS("wire: the peer's FIN's relative seq", 1 + bytes, fin.seq,
-                   rule);
+    EXPECT_WITNESS_RELATION("wire: the peer's FIN's relative seq", 1 + bytes,
+                            fin.seq, rule);
   }
   // Nothing arrived outside the window, nothing was dropped for memory.
   ExpectMoved(moved, "TCPZeroWindowDrop", 0, rule);
@@ -280,8 +282,8 @@ void PeerFinFullWindowTest::DataExactlyFillsWindowThenFin() {
   EXPECT_WITNESS("wire: peer emits at SHUT_WR", "-",
                  wire().PeerEmitted(Phase::kShutdown), rule);
   EXPECT_WITNESS("wire: peer FINs captured", 0, PeerFins().size(), rule);
-  EXPECT_WITNESS("wire: the peer's data ends at relative seq", 1 + sent,
-                 PeerDataEnd(), rule);
+  EXPECT_WITNESS_RELATION("wire: the peer's data ends at relative seq",
+                          1 + sent, PeerDataEnd(), rule);
   // tcp_shutdown() -> tcp_close_state(): FIN_WAIT1 though the FIN waits.
   EXPECT_WITNESS("TCP_INFO: peer after SHUT_WR", "FIN_WAIT1",
                  TcpStateNameOf(peer_), rule);

@@ -113,8 +113,9 @@ TEST_P(WhatCountsAsUnreadTest, CloseDecides) {
       Cite(rst ? "unread.sequence-space" : "unread.fin-is-not-data");
   // SIOCINQ is context, not the judge: it can say 0 where __tcp_close()
   // still counts the urgent byte's sequence space.
-  EXPECT_WITNESS(absl::StrCat("wire: close emits (SIOCINQ ", *queued, ")"),
-                 c.close_emits, o.CloserEmitted(Phase::kClose), rule);
+  EXPECT_WITNESS(
+      "wire: close emits", c.close_emits, o.CloserEmitted(Phase::kClose),
+      absl::StrCat(rule, "\n  (SIOCINQ ", *queued, " before close)"));
   EXPECT_WITNESS("counters: TCPAbortOnClose", c.aborts_on_close,
                  Subtract(*after, *before)["TCPAbortOnClose"], rule);
   // A reset closer is gone; one that sent a FIN has its FIN acknowledged

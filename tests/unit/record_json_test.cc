@@ -94,7 +94,8 @@ TEST(RecordJson, WriterPutsOneCellPerLineInTheDocumentedOrder) {
                               "PeerHalfClosed\",\"family\":\"V6\","));
   EXPECT_THAT(text, HasSubstr("\"reset_reasons_unavailable\":\"no "
                               "tracefs\\nhere\",\"kind\":\"matrix\","
-                              "\"suite\":\"\",\"unobservable\":{}},\n    "
+                              "\"suite\":\"\",\"unobservable\":{},"
+                              "\"ladder\":\"\"},\n    "
                               "{\"name\":\"V4_"));
 }
 
