@@ -140,11 +140,23 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
   // mini-socket instead.
   bool full_orphan_before_data = false;
   if (c.ending == Ending::kFinThenRst) {
-    absl::StatusOr<std::optional<DiagSocket>> closed =
-        FindTcpSocket(connection.pair.closer_port, connection.pair.peer_port);
-    ASSERT_THAT(closed, IsOk());
-    absl::StatusOr<FinWait2Holding> holding =
-        ClassifyFinWait2Holder(*closed, 0);
+    // The data waits for the peer's ACK of the FIN (delayed: tcp_fin()
+    // enters pingpong mode, 40 ms), so it always finds the closer in
+    // FIN_WAIT2. Sent at once, it would carry that ACK to an orphan still in
+    // FIN_WAIT1 when the machine is fast and not when it is slow: another
+    // socket answers, and two runs' records differ.
+    std::optional<DiagSocket> closed;
+    absl::Status acked = WaitUntil(
+        [&]() -> absl::StatusOr<bool> {
+          absl::StatusOr<std::optional<DiagSocket>> found = FindTcpSocket(
+              connection.pair.closer_port, connection.pair.peer_port);
+          if (!found.ok()) return found.status();
+          closed = *found;
+          return closed.has_value() && closed->state == TCP_FIN_WAIT2;
+        },
+        kDeadline, "the closer in FIN_WAIT2 (the peer's ACK of the FIN)");
+    ASSERT_THAT(acked, IsOk());
+    absl::StatusOr<FinWait2Holding> holding = ClassifyFinWait2Holder(closed, 0);
     ASSERT_THAT(holding, IsOk());
     full_orphan_before_data = holding->full_orphan;
     ASSERT_EQ(::send(peer, "0123456789", 10, MSG_NOSIGNAL), 10);
