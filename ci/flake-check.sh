@@ -74,8 +74,9 @@ for ((i = 1; i <= runs; i++)); do
   else
     result=FAIL
     failed_runs=$((failed_runs + 1))
-    # ctest's summary lists failures as "  <n> - <name> (Failed)".
-    sed -n 's/^[[:space:]]*[0-9]\+ - \(.*\) (\(Failed\|Timeout\|.*\))$/\1/p' \
+    # ctest's summary lists failures after "The following tests FAILED:"
+    # as "  <n> - <name> (Failed)" (skipped tests come in another list).
+    sed -n '/tests FAILED:/,$s/^[[:space:]]*[0-9]\+ - \(.*\) (.*)$/\1/p' \
       "${log}" | sed "s/^/run ${i}: /" >> "${logs}/failed-tests.txt"
   fi
   summary=$(grep -m1 'tests passed' "${log}" || echo '?')
