@@ -48,7 +48,8 @@ if [ -n "${beside}" ]; then
   ( n=0
     while :; do
       n=$((n + 1))
-      if ctest --test-dir "${beside}" -j"${jobs}" > "${logs}/beside-${n}.log" 2>&1
+      if ctest --test-dir "${beside}" -j"${jobs}" --output-on-failure \
+          > "${logs}/beside-${n}.log" 2>&1
       then echo "beside ${n}: pass"; else echo "beside ${n}: FAIL"; fi
     done > "${logs}/beside.txt" ) &
   beside_pid=$!

@@ -77,6 +77,7 @@ TEST_P(ClosingStatesTest, AckOfUnsentDataInFinWait2) {
   if (!fd.valid()) return;
   peer().Stimulus("shutdown(SHUT_WR)");
   ASSERT_EQ(::shutdown(fd.get(), SHUT_WR), 0);
+  peer().StimulusReturned();
   ASSERT_THAT(peer().Next(kSegmentTimeout),
               IsOkAndHolds(AllOf(Flags("F."), Seq(1), Ack(1))));
   ASSERT_THAT(peer().Inject(Seg(".").Ack(2), "the ACK of the FIN"), IsOk());

@@ -47,6 +47,7 @@ class FinAckTimingTest : public ScriptedPeerTest,
     ASSERT_EQ(::recv(fd, buffer, sizeof(buffer), 0), 3);
     peer().Stimulus(absl::StrCat(kStagingStimulus, "send(answer)"));
     ASSERT_EQ(::send(fd, "xyz", 3, 0), 3);
+    peer().StimulusReturned();
     ASSERT_THAT(peer().Next(kSegmentTimeout),
                 IsOkAndHolds(AllOf(Flags("P."), Seq(1), Ack(4), Len(3))));
     ASSERT_THAT(

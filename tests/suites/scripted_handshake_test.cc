@@ -54,6 +54,7 @@ TEST_P(HandshakeTest, ActiveOpenConnectsCarriesDataAndClosesWithFin) {
 
   peer().Stimulus("send()");
   ASSERT_EQ(::send(fd->get(), "abc", 3, 0), 3) << ErrnoName(errno);
+  peer().StimulusReturned();
   EXPECT_THAT(peer().Next(kSegmentTimeout),
               IsOkAndHolds(AllOf(Flags("P."), Seq(1), Ack(1), Len(3),
                                  Within(TimingBucket::kImmediate))));
@@ -64,6 +65,7 @@ TEST_P(HandshakeTest, ActiveOpenConnectsCarriesDataAndClosesWithFin) {
   EXPECT_EQ(got, 2);
   peer().Stimulus("close()");
   fd->reset();
+  peer().StimulusReturned();
   // The answer's ACK may ride on the FIN, or leave first on its timer.
   absl::StatusOr<ExchangedSegment> next = peer().Next(kSegmentTimeout);
   if (next.ok() && FlagNotation(next->packet.flags) == ".") {

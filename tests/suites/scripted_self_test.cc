@@ -49,11 +49,13 @@ TEST_P(ScriptedSelfTest, RstExpectationReportsDataReadFirst) {
   ASSERT_THAT(peer().Next(kSegmentTimeout), IsOkAndHolds(Flags(".")));
   peer().Stimulus("shutdown(SHUT_WR)");
   ASSERT_EQ(::shutdown(fd.get(), SHUT_WR), 0);
+  peer().StimulusReturned();
   ASSERT_THAT(peer().Next(kSegmentTimeout), IsOkAndHolds(Flags("F.")));
   char buffer[3];
   ASSERT_EQ(::recv(fd.get(), buffer, sizeof(buffer), 0), 3);  // the fault
   peer().Stimulus("close()");
   fd.reset();
+  peer().StimulusReturned();
   EXPECT_NONFATAL_FAILURE(EXPECT_THAT(peer().Next(kQuietDelayedAckScale),
                                       IsOkAndHolds(AllOf(Flags("R."), Seq(2)))),
                           "flags are R.");
@@ -86,6 +88,7 @@ TEST_P(ScriptedSelfTest, QuietPeriodReportsASegment) {
   if (!fd.valid()) return;
   peer().Stimulus("shutdown(SHUT_WR)");
   ASSERT_EQ(::shutdown(fd.get(), SHUT_WR), 0);
+  peer().StimulusReturned();
   const absl::Status quiet =
       peer().ExpectQuiet(kQuietDelayedAckScale, "the fault");
   EXPECT_TRUE(absl::IsFailedPrecondition(quiet)) << quiet;

@@ -38,6 +38,7 @@ class TimeWaitRstTest : public ScriptedPeerTest,
     if (!fd.valid()) return false;
     peer().Stimulus("close()");
     fd.reset();
+    peer().StimulusReturned();
     EXPECT_THAT(peer().Next(kSegmentTimeout),
                 IsOkAndHolds(AllOf(Flags("F."), Seq(1), Ack(1))));
     EXPECT_THAT(peer().Inject(Seg(".").Ack(2), "the ACK of the FIN"), IsOk());

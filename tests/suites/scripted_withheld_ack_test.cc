@@ -28,6 +28,7 @@ class WithheldAckTest : public ScriptedPeerTest,
   void ShutdownWrite(int fd) {
     peer().Stimulus("shutdown(SHUT_WR)");
     ASSERT_EQ(::shutdown(fd, SHUT_WR), 0);
+    peer().StimulusReturned();
   }
 
   // close() with the 3 bytes unread: the RST the rule asks for, at once,
@@ -38,6 +39,7 @@ class WithheldAckTest : public ScriptedPeerTest,
     ASSERT_THAT(before, IsOk());
     peer().Stimulus("close()");
     fd.reset();
+    peer().StimulusReturned();
     // A slow (emulated) machine may let the FIN's retransmission timer fire
     // before close(): passed over.
     EXPECT_THAT(peer().NextSkippingRetransmissions(kSegmentTimeout),

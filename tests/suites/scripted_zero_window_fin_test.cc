@@ -137,6 +137,7 @@ TEST_P(ZeroWindowFinTest, BareFinThenCloseWithUnreadData) {
   const std::string cited = Cite("zero-window.unread-close-rst");
   peer().Stimulus("close()");
   fd.reset();
+  peer().StimulusReturned();
   EXPECT_THAT(peer().NextSkippingRetransmissions(kSegmentTimeout),
               IsOkAndHolds(AllOf(Flags("R."), Seq(1), Ack(acked), Len(0),
                                  Within(TimingBucket::kImmediate))))

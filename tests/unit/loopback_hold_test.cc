@@ -15,6 +15,7 @@
 #include "fixtures/base/unique_fd.h"
 #include "fixtures/isolation/netns.h"
 #include "gtest/gtest.h"
+#include "tests/harness/private_netns_test.h"
 #include "tests/harness/status_matchers.h"
 
 namespace tcpsem {
@@ -52,19 +53,7 @@ std::optional<std::string> Receive(int fd, absl::Duration timeout) {
   return std::string(buffer, static_cast<size_t>(n));
 }
 
-class LoopbackHoldTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    absl::StatusOr<PrivateNetns> netns = PrivateNetns::Enter();
-    if (!netns.ok()) {
-      GTEST_SKIP() << "needs a private network namespace (root): "
-                   << netns.status();
-    }
-    netns_.emplace(*std::move(netns));
-  }
-
-  std::optional<PrivateNetns> netns_;
-};
+class LoopbackHoldTest : public PrivateNetnsTest {};
 
 TEST_F(LoopbackHoldTest, HoldsEveryPacketThenReleasesThemInOrder) {
   absl::StatusOr<std::unique_ptr<LoopbackHold>> hold = LoopbackHold::Start();

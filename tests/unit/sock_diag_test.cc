@@ -25,6 +25,7 @@
 #include "fixtures/base/wait_until.h"
 #include "fixtures/isolation/netns.h"
 #include "gtest/gtest.h"
+#include "tests/harness/private_netns_test.h"
 #include "tests/harness/status_matchers.h"
 
 namespace tcpsem {
@@ -158,19 +159,7 @@ absl::StatusOr<UniqueFd> Accept(int listener) {
   return fd;
 }
 
-class SockDiagTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    absl::StatusOr<PrivateNetns> netns = PrivateNetns::Enter();
-    if (!netns.ok()) {
-      GTEST_SKIP() << "needs a private network namespace (root): "
-                   << netns.status();
-    }
-    netns_.emplace(*std::move(netns));
-  }
-
-  std::optional<PrivateNetns> netns_;
-};
+class SockDiagTest : public PrivateNetnsTest {};
 
 TEST(SockDiagToStringTest, NamesStateEndpointsAndOrphanhood) {
   DiagSocket socket = {.family = AF_INET,
