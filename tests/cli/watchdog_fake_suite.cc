@@ -5,6 +5,7 @@
 // hand (or ctest discovering it) never hangs.
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -22,8 +23,18 @@ bool Misbehave() {
 TEST(Fake, Passes) { EXPECT_EQ(1 + 1, 2); }
 TEST(Fake, Fails) { EXPECT_EQ(1 + 1, 3) << "fails on purpose"; }
 TEST(Fake, Skips) { GTEST_SKIP() << "skips on purpose"; }
+// TCPSEM_FAKE_SLOW_RESTART=<file>: Fake.Hangs creates the file, and a
+// process started while it exists waits 3 s before its first test, as a
+// suite process re-executed past the hang starts on a loaded machine.
+const char* SlowRestartMarker() {
+  return std::getenv("TCPSEM_FAKE_SLOW_RESTART");
+}
+
 TEST(Fake, Hangs) {
   if (!Misbehave()) GTEST_SKIP() << "hangs only with TCPSEM_FAKE_MISBEHAVE=1";
+  if (const char* marker = SlowRestartMarker(); marker != nullptr) {
+    std::fclose(std::fopen(marker, "w"));
+  }
   while (true) ::pause();  // blocked for good: the watchdog's case
 }
 TEST(Fake, PassesAfterTheHang) { EXPECT_TRUE(true); }
@@ -36,6 +47,10 @@ TEST(Fake, PassesAfterTheCrash) { EXPECT_TRUE(true); }
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const char* marker = SlowRestartMarker();
+      marker != nullptr && ::access(marker, F_OK) == 0) {
+    ::sleep(3);
+  }
   ::testing::InitGoogleTest(&argc, argv);
   absl::ParseCommandLine(argc, argv);
   if (const std::string journal = tcpsem::JournalDestination();
