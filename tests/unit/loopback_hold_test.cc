@@ -23,9 +23,9 @@ namespace {
 
 constexpr absl::Duration kDeadline = absl::Seconds(3);
 
-// A UDP socket on 127.0.0.1 that sends to itself.
+// A non-blocking UDP socket on 127.0.0.1 that sends to itself.
 UniqueFd SelfConnectedUdp() {
-  UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   sockaddr_in address = {};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
