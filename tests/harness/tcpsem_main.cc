@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
+#include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -18,9 +20,11 @@
 #include "fixtures/base/text_file.h"
 #include "fixtures/config/run_profile.h"
 #include "fixtures/config/suite_flags.h"
+#include "fixtures/config/sysctl/global_lock.h"
 #include "fixtures/gtest/leak_check_listener.h"  // TAP/leak-check listeners
 #include "fixtures/gtest/progress_journal.h"
 #include "fixtures/gtest/tap_listener.h"  // TAP/leak-check listeners
+#include "fixtures/gtest/warm_server.h"
 #include "fixtures/isolation/netns.h"
 #include "fixtures/isolation/rootless.h"
 #include "fixtures/reports/html_report.h"
@@ -150,7 +154,7 @@ bool FlagsKnown(int argc, char** argv) {
   return true;
 }
 
-RunContext ContextAsTestsSeeIt() {
+RunContext ReadContextAsTestsSeeIt() {
   // Inside a private namespace with the run's profile applied, the sysctls
   // are what every test sees.
   absl::StatusOr<PrivateNetns> netns = PrivateNetns::Enter();
@@ -172,14 +176,37 @@ RunContext ContextAsTestsSeeIt() {
   return context;
 }
 
+// A warm runner reads the context once, for its own profile; each test it
+// forks reuses it when the test asks for the same profile (ctest gives the
+// runner and its tests one environment), and reads its own otherwise.
+struct WarmContext {
+  std::string spec;
+  bool allow_global = false;
+  RunContext context;
+};
+std::optional<WarmContext>& WarmContextCache() {
+  static std::optional<WarmContext> cache;
+  return cache;
+}
+
+RunContext ContextAsTestsSeeIt() {
+  if (const std::optional<WarmContext>& warm = WarmContextCache();
+      warm && warm->spec == ProfileSpec() &&
+      warm->allow_global == GlobalSysctlsAllowed()) {
+    return warm->context;
+  }
+  return ReadContextAsTestsSeeIt();
+}
+
 }  // namespace
 }  // namespace tcpsem
 
-int main(int argc, char** argv) {
-  // First, while the process has one thread: an unprivileged user becomes
-  // root of a user namespace of its own (see fixtures/isolation/rootless.h). If
-  // that fails, the tests say why they skip.
-  const absl::Status rootless = tcpsem::EnterUserNamespaceIfUnprivileged();
+namespace tcpsem {
+namespace {
+
+// One run of the suite: what main() does, and what each test a warm runner
+// forks does with the launcher's argv.
+int RunSuite(int argc, char** argv, const absl::Status& rootless) {
   ::testing::InitGoogleTest(&argc, argv);
   absl::SetProgramUsageMessage(
       "tcpsem teardown suite; gtest flags plus --tcpsem_* (see --helpfull)");
@@ -271,4 +298,63 @@ int main(int argc, char** argv) {
   }
   // --- END TAP / leak-check listeners
   return rc != 0 ? rc : (listener->failed() ? 2 : 0);
+}
+
+// --tcpsem_warm_serve=SOCKET (ctest's warm fixture; fixtures/gtest/
+// warm_server.h): reads the run context once, then serves tests until
+// stopped. --tcpsem_warm_stop=SOCKET stops it. Either must be the only
+// argument, so they are read before any flag parsing.
+std::optional<int> MaybeWarmRunner(int argc, char** argv,
+                                   const absl::Status& rootless) {
+  if (argc != 2) return std::nullopt;
+  absl::string_view arg = argv[1];
+  if (absl::ConsumePrefix(&arg, "--tcpsem_warm_stop=")) {
+    if (absl::Status s = StopWarmServer(std::string(arg)); !s.ok()) {
+      std::cerr << "tcpsem warm runner: " << s.message() << "\n";
+      return 1;
+    }
+    std::cout << "tcpsem warm runner: stopped " << arg << "\n";
+    return 0;
+  }
+  if (!absl::ConsumePrefix(&arg, "--tcpsem_warm_serve=")) return std::nullopt;
+  if (GlobalSysctlsAllowed()) {
+    // A run that may change the host's global sysctls holds the host alone;
+    // a runner living beside it would share it.
+    std::cout << "tcpsem warm runner: not started (global sysctls opted in); "
+                 "each test runs in a process of its own\n";
+    return 0;
+  }
+  const std::string spec = ProfileSpec();
+  if (absl::Status s = SelectRunProfile(spec, GlobalSysctlsAllowed()); s.ok()) {
+    WarmContextCache() =
+        WarmContext{spec, GlobalSysctlsAllowed(), ReadContextAsTestsSeeIt()};
+  }
+  ForgetGlobalLock();
+  WarmServerOptions options;
+  options.socket_path = std::string(arg);
+  absl::Status started =
+      StartWarmServer(options, [rootless](int test_argc, char** test_argv) {
+        return RunSuite(test_argc, test_argv, rootless);
+      });
+  if (!started.ok()) {
+    // Not a failure of the run: every test then runs in a process of its
+    // own (tools/tcpsem_warm falls back), only slower.
+    std::cout << "tcpsem warm runner: not started (" << started.message()
+              << "); each test runs in a process of its own\n";
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace tcpsem
+
+int main(int argc, char** argv) {
+  // First, while the process has one thread: an unprivileged user becomes
+  // root of a user namespace of its own (see fixtures/isolation/rootless.h). If
+  // that fails, the tests say why they skip.
+  const absl::Status rootless = tcpsem::EnterUserNamespaceIfUnprivileged();
+  if (std::optional<int> rc = tcpsem::MaybeWarmRunner(argc, argv, rootless)) {
+    return *rc;
+  }
+  return tcpsem::RunSuite(argc, argv, rootless);
 }
