@@ -38,10 +38,12 @@ int main(int argc, char** argv) {
     std::cout << "trace session " << *dir << " not open (already removed)\n";
     return 0;
   }
-  if (absl::Status s = tcpsem::ResetReasonWatch::RemoveSession(*dir); !s.ok()) {
+  if (absl::Status s = tcpsem::ResetReasonWatch::RemoveSessionPool(
+          *dir, tcpsem::ResetReasonWatch::kRunSessionPool);
+      !s.ok()) {
     std::cerr << "tcpsem_trace_session: " << s.message() << "\n";
     return 1;
   }
-  std::cout << "trace session " << *dir << " removed\n";
+  std::cout << "trace session " << *dir << " removed, with its pool\n";
   return 0;
 }

@@ -16,6 +16,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "fixtures/base/background_close.h"
 #include "fixtures/base/errno_status.h"
 #include "fixtures/base/text_file.h"
 #include "fixtures/config/run_profile.h"
@@ -291,6 +292,9 @@ int RunSuite(int argc, char** argv, const absl::Status& rootless) {
     std::cerr << "tcpsem: rootless: running in a user namespace of our own; "
                  "tracefs and global sysctls are unavailable\n";
   }
+  // Before the first test (and its leak check): captures are released in
+  // the background (fixtures/base/background_close.h).
+  StartBackgroundCloser();
   const int rc = RUN_ALL_TESTS();
   if (tap != nullptr) {  // kselftest exit codes: 0 pass, 1 fail, 4 all skip
     if (rc != 0 || listener->failed()) return tcpsem::kKsftFail;
@@ -330,6 +334,8 @@ std::optional<int> MaybeWarmRunner(int argc, char** argv,
         WarmContext{spec, GlobalSysctlsAllowed(), ReadContextAsTestsSeeIt()};
   }
   ForgetGlobalLock();
+  // Started here, so every test the runner forks shares one closer.
+  StartBackgroundCloser();
   WarmServerOptions options;
   options.socket_path = std::string(arg);
   absl::Status started =
