@@ -304,51 +304,22 @@ int RunSuite(int argc, char** argv, const absl::Status& rootless) {
   return rc != 0 ? rc : (listener->failed() ? 2 : 0);
 }
 
-// --tcpsem_warm_serve=SOCKET (ctest's warm fixture; fixtures/gtest/
-// warm_server.h): reads the run context once, then serves tests until
-// stopped. --tcpsem_warm_stop=SOCKET stops it. Either must be the only
-// argument, so they are read before any flag parsing.
-std::optional<int> MaybeWarmRunner(int argc, char** argv,
-                                   const absl::Status& rootless) {
-  if (argc != 2) return std::nullopt;
-  absl::string_view arg = argv[1];
-  if (absl::ConsumePrefix(&arg, "--tcpsem_warm_stop=")) {
-    if (absl::Status s = StopWarmServer(std::string(arg)); !s.ok()) {
-      std::cerr << "tcpsem warm runner: " << s.message() << "\n";
-      return 1;
-    }
-    std::cout << "tcpsem warm runner: stopped " << arg << "\n";
-    return 0;
-  }
-  if (!absl::ConsumePrefix(&arg, "--tcpsem_warm_serve=")) return std::nullopt;
+// What every test a warm runner forks shares: the run context, read once
+// for the runner's profile, and the background closer.
+absl::Status PrepareWarmRunner() {
   if (GlobalSysctlsAllowed()) {
     // A run that may change the host's global sysctls holds the host alone;
     // a runner living beside it would share it.
-    std::cout << "tcpsem warm runner: not started (global sysctls opted in); "
-                 "each test runs in a process of its own\n";
-    return 0;
+    return absl::FailedPreconditionError("global sysctls opted in");
   }
   const std::string spec = ProfileSpec();
-  if (absl::Status s = SelectRunProfile(spec, GlobalSysctlsAllowed()); s.ok()) {
+  if (absl::Status s = SelectRunProfile(spec, /*allow_global=*/false); s.ok()) {
     WarmContextCache() =
-        WarmContext{spec, GlobalSysctlsAllowed(), ReadContextAsTestsSeeIt()};
+        WarmContext{spec, /*allow_global=*/false, ReadContextAsTestsSeeIt()};
   }
   ForgetGlobalLock();
-  // Started here, so every test the runner forks shares one closer.
   StartBackgroundCloser();
-  WarmServerOptions options;
-  options.socket_path = std::string(arg);
-  absl::Status started =
-      StartWarmServer(options, [rootless](int test_argc, char** test_argv) {
-        return RunSuite(test_argc, test_argv, rootless);
-      });
-  if (!started.ok()) {
-    // Not a failure of the run: every test then runs in a process of its
-    // own (tools/tcpsem_warm falls back), only slower.
-    std::cout << "tcpsem warm runner: not started (" << started.message()
-              << "); each test runs in a process of its own\n";
-  }
-  return 0;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -359,7 +330,11 @@ int main(int argc, char** argv) {
   // root of a user namespace of its own (see fixtures/isolation/rootless.h). If
   // that fails, the tests say why they skip.
   const absl::Status rootless = tcpsem::EnterUserNamespaceIfUnprivileged();
-  if (std::optional<int> rc = tcpsem::MaybeWarmRunner(argc, argv, rootless)) {
+  if (std::optional<int> rc = tcpsem::WarmRunnerMain(
+          argc, argv, tcpsem::PrepareWarmRunner,
+          [rootless](int test_argc, char** test_argv) {
+            return tcpsem::RunSuite(test_argc, test_argv, rootless);
+          })) {
     return *rc;
   }
   return tcpsem::RunSuite(argc, argv, rootless);

@@ -3,7 +3,9 @@
 // (fixtures/isolation/rootless.h), so the namespace-based unit tests run
 // rootless too.
 #include <iostream>
+#include <optional>
 
+#include "fixtures/gtest/warm_server.h"
 #include "fixtures/isolation/rootless.h"
 #include "gtest/gtest.h"
 
@@ -12,6 +14,15 @@ int main(int argc, char** argv) {
     std::cerr << "tcpsem: not root and no user namespace (" << s.message()
               << "): tests needing privileges skip\n";
   }
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
+  // Under ctest, a warm runner forks each unit test from one process
+  // (fixtures/gtest/warm_server.h).
+  auto run = [](int test_argc, char** test_argv) {
+    ::testing::InitGoogleTest(&test_argc, test_argv);
+    return RUN_ALL_TESTS();
+  };
+  if (std::optional<int> rc = tcpsem::WarmRunnerMain(
+          argc, argv, [] { return absl::OkStatus(); }, run)) {
+    return *rc;
+  }
+  return run(argc, argv);
 }
