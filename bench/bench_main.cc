@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "fixtures/base/background_close.h"
+
 namespace {
 
 struct Times {
@@ -111,6 +113,9 @@ int main(int argc, char** argv) {
   int count = static_cast<int>(args.size());
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
+  // As in the suites: captures are released in the background
+  // (fixtures/base/background_close.h), not inside the timed scenario.
+  tcpsem::StartBackgroundCloser();
   FloorRatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.PrintRatios();
