@@ -3,9 +3,12 @@
 #   1. build/bench/tcpsem_bench (scenario and witness costs as ratios to the
 #      floor cell of the same run);
 #   2. one matrix cell in a process of its own, REPEATS times: median wall,
-#      CPU (user+sys) and peak RSS;
-#   3. the whole ctest run at each -j in JOBS: wall, and whether every run
-#      passed the same set of tests.
+#      CPU (user+sys) and peak RSS; then the same cell handed to a warm runner
+#      (fixtures/gtest/warm_server.h) by ctest's launcher: median wall, and
+#      CPU per cell (the runner's reaped children, from /proc/PID/stat);
+#   3. the whole ctest run at each -j in JOBS, each time with the warm runner
+#      off (TCPSEM_WARM=off: every test a process of its own) and on, side by
+#      side: wall, and whether every run passed the same set of tests.
 # Usage: ci/speed.sh [build-dir]   (env: REPEATS=9 JOBS="1 2 4 8" CELL=...)
 set -euo pipefail
 build=${1:-build}
@@ -31,17 +34,37 @@ echo "wall ms   $(awk '{print $1*1000}' "$scratch/time" | median)"
 echo "CPU ms    $(awk '{print ($2+$3)*1000}' "$scratch/time" | median)"
 echo "peak RSS  $(awk '{print $4}' "$scratch/time" | median) KiB"
 
-echo "== full ctest"
+echo "== the same cell through a warm runner, $repeats runs"
+socket="$scratch/warm/speed.sock"
+mkdir -m 0700 "$scratch/warm"
+"$build/tests/tcpsem_matrix" --tcpsem_warm_serve="$socket" >/dev/null
+runner=$(pgrep -n -f -- "--tcpsem_warm_serve=$socket")
+# Children's CPU the runner has reaped: fields 16 and 17 of /proc/PID/stat.
+reaped_cpu_ticks() { awk '{print $16 + $17}' "/proc/$runner/stat"; }
+before=$(reaped_cpu_ticks)
+for _ in $(seq "$repeats"); do
+  /usr/bin/time -f "%e" -a -o "$scratch/warm-time" env TCPSEM_WARM_SOCKET="$socket" \
+    "$build/tools/tcpsem_warm" "$build/tests/tcpsem_matrix" \
+    --gtest_filter="$cell" >"$scratch/out" 2>&1 || { cat "$scratch/out"; exit 1; }
+done
+after=$(reaped_cpu_ticks)
+"$build/tests/tcpsem_matrix" --tcpsem_warm_stop="$socket" >/dev/null
+echo "wall ms   $(awk '{print $1*1000}' "$scratch/warm-time" | median)"
+echo "CPU ms    $(echo "($after - $before) * 1000 / $(getconf CLK_TCK) / $repeats" | bc) (mean)"
+
+echo "== full ctest, the warm runner off and on"
 for j in $jobs; do
-  start=$(date +%s.%N)
-  ctest --test-dir "$build" -j "$j" --output-junit "$scratch/j$j.xml" \
-    >"$scratch/ctest-$j" 2>&1 || true
-  end=$(date +%s.%N)
-  summary=$(grep -E "tests passed|tests failed" "$scratch/ctest-$j" || true)
-  grep -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: " "$scratch/ctest-$j" |
-    sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) .*(Passed|Failed|Not Run|Skipped|\*\*\*[A-Za-z]+).*/\1 \2/' |
-    sort >"$scratch/result-$j"
-  printf -- "-j%-3s %6.1f s  %s  results sha1 %s\n" "$j" \
-    "$(echo "$end - $start" | bc)" "$summary" \
-    "$(sha1sum <"$scratch/result-$j" | cut -c1-12)"
+  for warm in off on; do
+    start=$(date +%s.%N)
+    TCPSEM_WARM=$warm ctest --test-dir "$build" -j "$j" \
+      --output-junit "$scratch/j$j-$warm.xml" >"$scratch/ctest-$j" 2>&1 || true
+    end=$(date +%s.%N)
+    summary=$(grep -E "tests passed|tests failed" "$scratch/ctest-$j" || true)
+    grep -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: " "$scratch/ctest-$j" |
+      sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) .*(Passed|Failed|Not Run|Skipped|\*\*\*[A-Za-z]+).*/\1 \2/' |
+      sort >"$scratch/result-$j"
+    printf -- "-j%-3s warm %-3s %6.1f s  %s  results sha1 %s\n" "$j" "$warm" \
+      "$(echo "$end - $start" | bc)" "$summary" \
+      "$(sha1sum <"$scratch/result-$j" | cut -c1-12)"
+  done
 done

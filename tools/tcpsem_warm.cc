@@ -75,7 +75,11 @@ int Connect(const char* path, std::string* why) {
 bool SendRequest(int fd, int argc, char** argv) {
   tcpsem::warm::Request request;
   request.verb = "run";
-  request.binary = argv[0];
+  // The runner checks the file itself (device and inode), from its own
+  // working directory: an absolute path.
+  char* absolute = ::realpath(argv[0], nullptr);
+  request.binary = absolute != nullptr ? absolute : argv[0];
+  std::free(absolute);
   std::vector<char> cwd(4096);
   if (::getcwd(cwd.data(), cwd.size()) == nullptr) return false;
   request.cwd = cwd.data();
