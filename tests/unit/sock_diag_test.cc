@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string>
@@ -446,6 +447,13 @@ class SockDiagLookupTest : public SockDiagTest,
         WaitForSockets(port, done);
     return sockets.ok() && done(*sockets);
   }
+  // Whether some socket on `port` comes to match within kDeadline.
+  static bool SomeSocketReaches(
+      uint16_t port, const std::function<bool(const DiagSocket&)>& match) {
+    return Reaches(port, [&](const std::vector<DiagSocket>& sockets) {
+      return std::any_of(sockets.begin(), sockets.end(), match);
+    });
+  }
 
   // The dump's entry for `ends` and the lookup's answer, side by side:
   // both absent, or equal in every field the witness reports.
@@ -489,11 +497,8 @@ TEST_P(SockDiagLookupTest, ExactLookupAgreesWithTheDumpInEveryState) {
   const uint16_t client_port = LocalPort(client->get());
   // Not accepted yet: the server end is ESTABLISHED in the accept queue,
   // found by the client's ends reversed.
-  ASSERT_TRUE(Reaches(port, [&](const std::vector<DiagSocket>& sockets) {
-    for (const DiagSocket& s : sockets) {
-      if (s.local_port == port && s.remote_port == client_port) return true;
-    }
-    return false;
+  ASSERT_TRUE(SomeSocketReaches(port, [&](const DiagSocket& s) {
+    return s.local_port == port && s.remote_port == client_port;
   }));
   ExpectLookupMatchesDump(client_ends->Reversed(), port, "accept queue");
   absl::StatusOr<UniqueFd> server = Accept(listener->get());
@@ -507,11 +512,8 @@ TEST_P(SockDiagLookupTest, ExactLookupAgreesWithTheDumpInEveryState) {
   ExpectLookupMatchesDump(stranger.Reversed(), port, "no such connection");
 
   ASSERT_EQ(::send(client->get(), "hello", 5, MSG_NOSIGNAL), 5);
-  ASSERT_TRUE(Reaches(port, [&](const std::vector<DiagSocket>& sockets) {
-    for (const DiagSocket& s : sockets) {
-      if (s.local_port == port && s.rqueue == 5) return true;
-    }
-    return false;
+  ASSERT_TRUE(SomeSocketReaches(port, [&](const DiagSocket& s) {
+    return s.local_port == port && s.rqueue == 5;
   }));
   ExpectLookupMatchesDump(*server_ends, port, "established, 5 unread");
   ExpectLookupMatchesDump(*client_ends, port, "established, client");
@@ -519,11 +521,8 @@ TEST_P(SockDiagLookupTest, ExactLookupAgreesWithTheDumpInEveryState) {
   // The client closes: an orphan in FIN_WAIT2 (a timewait mini-socket once
   // the delayed ACK arrives), the server in CLOSE_WAIT.
   client->reset();
-  ASSERT_TRUE(Reaches(port, [&](const std::vector<DiagSocket>& sockets) {
-    for (const DiagSocket& s : sockets) {
-      if (s.local_port == client_port && s.state == TCP_FIN_WAIT2) return true;
-    }
-    return false;
+  ASSERT_TRUE(SomeSocketReaches(port, [&](const DiagSocket& s) {
+    return s.local_port == client_port && s.state == TCP_FIN_WAIT2;
   }));
   ExpectLookupMatchesDump(*client_ends, port, "FIN_WAIT2 orphan");
   ExpectLookupMatchesDump(*server_ends, port, "CLOSE_WAIT");
@@ -534,10 +533,10 @@ TEST_P(SockDiagLookupTest, ExactLookupAgreesWithTheDumpInEveryState) {
   ASSERT_EQ(::recv(server->get(), buffer, sizeof(buffer), 0), 0);
   server->reset();
   ASSERT_TRUE(Reaches(port, [&](const std::vector<DiagSocket>& sockets) {
-    for (const DiagSocket& s : sockets) {
-      if (s.local_port == port && s.remote_port == client_port) return false;
-    }
-    return true;
+    return std::none_of(
+        sockets.begin(), sockets.end(), [&](const DiagSocket& s) {
+          return s.local_port == port && s.remote_port == client_port;
+        });
   }));
   ExpectLookupMatchesDump(*client_ends, port, "TIME_WAIT");
   ExpectLookupMatchesDump(*server_ends, port, "server gone");
@@ -562,16 +561,11 @@ TEST_P(SockDiagLookupTest, ExactLookupAgreesWithTheDumpForAFinWait1Orphan) {
   }
   ASSERT_EQ(errno, EAGAIN) << ErrnoName(errno);
   server->reset();
-  ASSERT_TRUE(Reaches(port, [&](const std::vector<DiagSocket>& sockets) {
-    for (const DiagSocket& s : sockets) {
-      // Everything sent is acknowledged and the window is zero (the probe
-      // timer): the queues of both ends stay as they are.
-      if (s.local_port == port && s.state == TCP_FIN_WAIT1 && s.orphan() &&
-          s.timer == 4) {
-        return true;
-      }
-    }
-    return false;
+  // Everything sent is acknowledged and the window is zero (the probe
+  // timer): the queues of both ends stay as they are.
+  ASSERT_TRUE(SomeSocketReaches(port, [&](const DiagSocket& s) {
+    return s.local_port == port && s.state == TCP_FIN_WAIT1 && s.orphan() &&
+           s.timer == 4;
   }));
   ExpectLookupMatchesDump(*server_ends, port, "FIN_WAIT1 orphan");
   ExpectLookupMatchesDump(server_ends->Reversed(), port, "the full client");
