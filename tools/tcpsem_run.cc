@@ -134,10 +134,10 @@ int main(int argc, char** argv) {
       // watchdog looks at its bounds every 250 ms.
       double seconds = 0;
       if (!absl::SimpleAtod(value, &seconds) || !std::isfinite(seconds) ||
-          seconds <= 0) {
+          seconds < 0.001) {
         return BadInput(absl::StrCat(arg,
                                      ": expected a positive number of "
-                                     "seconds"));
+                                     "seconds (0.001 at least)"));
       }
       (absl::StartsWith(arg, "--tcpsem_run_test_timeout") ? options.test_timeout
                                                           : options.deadline) =
