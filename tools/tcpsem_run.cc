@@ -6,7 +6,8 @@
 // test. Its own flags, taken from anywhere on the command line:
 //   --tcpsem_run_dir=DIR           journal.jsonl, suite.log, tests.txt,
 //                                  results.json (default ./tcpsem-run)
-//   --tcpsem_run_test_timeout=SEC  bound on one test (default 60)
+//   --tcpsem_run_test_timeout=SEC  bound on one test (default 60; SEC may
+//                                  be fractional, e.g. 0.5)
 //   --tcpsem_run_deadline=SEC      bound on the whole run (default none): the
 //                                  tests it does not reach are "not_run"
 // Suite flags it handles for the whole run (not per process): --gtest_filter,
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -128,11 +130,14 @@ int main(int argc, char** argv) {
       options.run_dir = value;
     } else if (TakeValue(arg, "--tcpsem_run_test_timeout", &value) ||
                TakeValue(arg, "--tcpsem_run_deadline", &value)) {
-      int seconds = 0;
-      if (!absl::SimpleAtoi(value, &seconds) || seconds <= 0) {
+      // Whole or fractional ("0.5", for the watchdog's own check); the
+      // watchdog looks at its bounds every 250 ms.
+      double seconds = 0;
+      if (!absl::SimpleAtod(value, &seconds) || !std::isfinite(seconds) ||
+          seconds < 0.001) {
         return BadInput(absl::StrCat(arg,
                                      ": expected a positive number of "
-                                     "seconds"));
+                                     "seconds (0.001 at least)"));
       }
       (absl::StartsWith(arg, "--tcpsem_run_test_timeout") ? options.test_timeout
                                                           : options.deadline) =

@@ -10,6 +10,8 @@
 #include <string>
 
 #include "absl/flags/parse.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "fixtures/gtest/progress_journal.h"
 #include "gtest/gtest.h"
 
@@ -23,11 +25,17 @@ bool Misbehave() {
 TEST(Fake, Passes) { EXPECT_EQ(1 + 1, 2); }
 TEST(Fake, Fails) { EXPECT_EQ(1 + 1, 3) << "fails on purpose"; }
 TEST(Fake, Skips) { GTEST_SKIP() << "skips on purpose"; }
-// TCPSEM_FAKE_SLOW_RESTART=<file>: Fake.Hangs creates the file, and a
-// process started while it exists waits 3 s before its first test, as a
-// suite process re-executed past the hang starts on a loaded machine.
+// TCPSEM_FAKE_SLOW_RESTART=<file>: Fake.Hangs creates the file, and the
+// next process started (the one re-executed past the hang) removes it and
+// waits TCPSEM_FAKE_SLOW_RESTART_MS (default 3000) before its first test, as
+// a suite process starts on a loaded machine. The check makes that longer
+// than the per-test bound.
 const char* SlowRestartMarker() {
   return std::getenv("TCPSEM_FAKE_SLOW_RESTART");
+}
+int SlowRestartMilliseconds() {
+  const char* env = std::getenv("TCPSEM_FAKE_SLOW_RESTART_MS");
+  return env != nullptr ? std::atoi(env) : 3000;
 }
 
 TEST(Fake, Hangs) {
@@ -48,8 +56,8 @@ TEST(Fake, PassesAfterTheCrash) { EXPECT_TRUE(true); }
 
 int main(int argc, char** argv) {
   if (const char* marker = SlowRestartMarker();
-      marker != nullptr && ::access(marker, F_OK) == 0) {
-    ::sleep(3);
+      marker != nullptr && ::unlink(marker) == 0) {
+    absl::SleepFor(absl::Milliseconds(SlowRestartMilliseconds()));
   }
   ::testing::InitGoogleTest(&argc, argv);
   absl::ParseCommandLine(argc, argv);

@@ -270,7 +270,7 @@ std::string TeardownTest::CloserStateOnceAcked(const Connection& c) {
     ADD_FAILURE() << "wire: " << synced;
   }
   absl::StatusOr<std::optional<DiagSocket>> closer =
-      FindTcpSocket(c.pair.closer_port, c.pair.peer_port);
+      LookupTcpSocket(c.pair.closer_ends);
   if (!closer.ok()) {
     ADD_FAILURE() << "sock_diag: " << closer.status();
     return closer.status().ToString();

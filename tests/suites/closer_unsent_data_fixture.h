@@ -319,8 +319,8 @@ class CloserUnsentDataFixture : public TeardownTest {
     }
     ::close(pair.closer.release());
     a.Step("closed");
-    absl::StatusOr<std::vector<DiagSocket>> left =
-        ListTcpSocketsOnPort(pair.closer_port);
+    absl::StatusOr<std::optional<DiagSocket>> left =
+        LookupTcpSocket(pair.closer_ends);
     a.listed_at_ns = absl::ToUnixNanos(absl::Now());
     a.Step("listed");
     if (hold != nullptr) {
@@ -330,10 +330,7 @@ class CloserUnsentDataFixture : public TeardownTest {
       a.Step("released");
     }
     if (!left.ok()) return left.status();
-    if (std::optional<DiagSocket> closer =
-            FindSocket(*left, pair.closer_port, pair.peer_port)) {
-      a.left.push_back(*closer);
-    }
+    if (left->has_value()) a.left.push_back(**left);
     if (absl::Status s = wire.Sync(Phase::kClose, kDeadline); !s.ok()) {
       return s;
     }

@@ -55,7 +55,6 @@ TEST_P(FinWait2AbortTest, CloseInFinWait2) {
   if (IsSkipped() || HasFatalFailure()) return;
   ConnectedPair& pair = connection.pair;
   WireCapture& wire = *connection.wire;
-  const uint16_t port = pair.closer_port;
   const int closer = pair.closer.get();
   if (c.abort) {
     const int linger2 = -1;
@@ -79,7 +78,7 @@ TEST_P(FinWait2AbortTest, CloseInFinWait2) {
   Observation o;
   o.segments = wire.segments();
   absl::StatusOr<std::optional<DiagSocket>> left =
-      FindTcpSocket(port, pair.peer_port);
+      LookupTcpSocket(pair.closer_ends);
   ASSERT_THAT(left, IsOk());
   const std::string closer_left = StateOrGone(*left);
 

@@ -98,7 +98,7 @@ TEST_P(LingerWaitTest, CloseWaitsForTheFinOrTheTimeout) {
   absl::StatusOr<MibSnapshot> after = ReadTcpMib();
   ASSERT_THAT(after, IsOk());
   absl::StatusOr<std::optional<DiagSocket>> left =
-      FindTcpSocket(connection.pair.closer_port, connection.pair.peer_port);
+      LookupTcpSocket(connection.pair.closer_ends);
   ASSERT_THAT(left, IsOk());
   const std::string closer_state = StateOrGone(*left);
   RecordProperty("close_took_us",

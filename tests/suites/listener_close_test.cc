@@ -57,6 +57,7 @@ TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
     peers.push_back(*std::move(peer));
   }
   // Every child is ESTABLISHED in the accept queue (inode 0) with the data.
+  // A dump of the port: the children are counted among whatever is there.
   ASSERT_THAT(WaitUntil(
                   [&]() -> absl::StatusOr<bool> {
                     absl::StatusOr<std::vector<DiagSocket>> sockets =
@@ -97,6 +98,7 @@ TEST_P(ListenerCloseTest, QueuedConnectionsWithDataAreReset) {
   EXPECT_WITNESS("counters: TCPAbortOnClose", 0, moved["TCPAbortOnClose"],
                  rule);
   RecordProperty("counters_at_close", DeltaToString(moved));
+  // A dump of the port: what is left includes sockets no one can name.
   absl::StatusOr<std::vector<DiagSocket>> left = ListTcpSocketsOnPort(port);
   ASSERT_THAT(left, IsOk());
   EXPECT_WITNESS("sock_diag: sockets left", 0, left->size(), rule);

@@ -156,9 +156,24 @@ class PeerFinFixture : public TeardownTest {
     return end;
   }
 
-  // The states sock_diag lists for the connection's two ends ("gone" when a
-  // side has no socket; TIME_WAIT mini-sockets included).
-  void DiagStates(std::string& closer, std::string& peer, size_t& count) {
+  // The states of the connection's two ends by exact sock_diag lookup
+  // ("gone" when a side has no socket; TIME_WAIT mini-sockets included).
+  void DiagStates(std::string& closer, std::string& peer) {
+    const TcpEndpoints& ends = connection_.pair.closer_ends;
+    absl::StatusOr<std::optional<DiagSocket>> closer_socket =
+        LookupTcpSocket(ends);
+    ASSERT_THAT(closer_socket, IsOk());
+    absl::StatusOr<std::optional<DiagSocket>> peer_socket =
+        LookupTcpSocket(ends.Reversed());
+    ASSERT_THAT(peer_socket, IsOk());
+    closer = StateOrGone(*closer_socket);
+    peer = StateOrGone(*peer_socket);
+  }
+
+  // The same from one listing of every socket on the port, and how many
+  // there are: a dump, because "nothing left" must also see sockets this
+  // connection cannot name (whatever else holds the port).
+  void DiagStatesOnPort(std::string& closer, std::string& peer, size_t& count) {
     absl::StatusOr<std::vector<DiagSocket>> left =
         ListTcpSocketsOnPort(connection_.pair.closer_port);
     ASSERT_THAT(left, IsOk());
@@ -247,7 +262,7 @@ class PeerFinFixture : public TeardownTest {
     // tcp_done() on both ends: nothing is left, not even a TIME_WAIT.
     std::string closer_left, peer_left;
     size_t count = 0;
-    DiagStates(closer_left, peer_left, count);
+    DiagStatesOnPort(closer_left, peer_left, count);
     EXPECT_WITNESS("sock_diag: sockets left", "0 (closer gone, peer gone)",
                    absl::StrCat(count, " (closer ", closer_left, ", peer ",
                                 peer_left, ")"),

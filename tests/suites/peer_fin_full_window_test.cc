@@ -118,8 +118,7 @@ void PeerFinFullWindowTest::WindowFullDrainThenClose() {
   ::close(connection_.pair.closer.release());
   ASSERT_THAT(wire().Sync(Phase::kClose, kDeadline), IsOk());
   std::string closer_left, peer_left;
-  size_t count = 0;
-  DiagStates(closer_left, peer_left, count);
+  DiagStates(closer_left, peer_left);
   // LAST_ACK, or already gone when the peer's ACK came back within the
   // close() call (loopback): recorded, not asserted.
   RecordProperty("closer_right_after_close", closer_left);
@@ -131,7 +130,7 @@ void PeerFinFullWindowTest::WindowFullDrainThenClose() {
   // the ACK ends the LAST_ACK orphan (tcp_rcv_state_process(): tcp_done()).
   absl::Status settled = WaitUntil(
       [&]() -> absl::StatusOr<bool> {
-        DiagStates(closer_left, peer_left, count);
+        DiagStates(closer_left, peer_left);
         return closer_left == "gone" && peer_left == "TIME_WAIT";
       },
       kDeadline, "the closing side gone and the peer in TIME_WAIT");

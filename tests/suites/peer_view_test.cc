@@ -148,8 +148,8 @@ TEST_P(PeerViewTest, WhatThePeerIsTold) {
     std::optional<DiagSocket> closed;
     absl::Status acked = WaitUntil(
         [&]() -> absl::StatusOr<bool> {
-          absl::StatusOr<std::optional<DiagSocket>> found = FindTcpSocket(
-              connection.pair.closer_port, connection.pair.peer_port);
+          absl::StatusOr<std::optional<DiagSocket>> found =
+              LookupTcpSocket(connection.pair.closer_ends);
           if (!found.ok()) return found.status();
           closed = *found;
           return closed.has_value() && closed->state == TCP_FIN_WAIT2;

@@ -3,12 +3,14 @@
 // they are closed).
 #include "fixtures/witnesses/sock_diag.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string>
@@ -410,6 +412,191 @@ TEST_F(SockDiagTest, DualStackListenerReportsMappedIpv4AsInet6) {
   ASSERT_NE(listening, nullptr) << Describe(*sockets);
   EXPECT_EQ(listening->local, absl::StrCat("[::]:", port));
 }
+
+// The exact lookup (LookupTcpSocket) that replaced the dump wherever a test
+// knows both ends must report what the dump reports, field for field, in
+// every state a test asks about: a connection's ends established with unread
+// data, a child still in the accept queue (no inode), a FIN_WAIT2 orphan
+// handed to a timewait mini-socket and CLOSE_WAIT, a FIN_WAIT1 orphan
+// behind a zero window (retransmit/probe timer), TIME_WAIT, and nothing once
+// reset; a listener on the port is not the connection's socket.
+enum class LookupFamily { kV4, kV6, kV4Mapped };
+
+class SockDiagLookupTest : public SockDiagTest,
+                           public ::testing::WithParamInterface<LookupFamily> {
+ protected:
+  void SetUp() override {
+    SockDiagTest::SetUp();
+    if (IsSkipped()) return;
+    if (GetParam() != LookupFamily::kV4 && !netns_->has_ipv6()) {
+      GTEST_SKIP() << "no IPv6 in this kernel";
+    }
+  }
+  int ListenerFamily() const {
+    return GetParam() == LookupFamily::kV4 ? AF_INET : AF_INET6;
+  }
+  int ClientFamily() const {
+    return GetParam() == LookupFamily::kV6 ? AF_INET6 : AF_INET;
+  }
+  bool AnyAddress() const { return GetParam() == LookupFamily::kV4Mapped; }
+  // Whether the sockets on `port` come to satisfy `done` within kDeadline.
+  static bool Reaches(
+      uint16_t port,
+      const std::function<bool(const std::vector<DiagSocket>&)>& done) {
+    absl::StatusOr<std::vector<DiagSocket>> sockets =
+        WaitForSockets(port, done);
+    return sockets.ok() && done(*sockets);
+  }
+  // Whether some socket on `port` comes to match within kDeadline.
+  static bool SomeSocketReaches(
+      uint16_t port, const std::function<bool(const DiagSocket&)>& match) {
+    return Reaches(port, [&](const std::vector<DiagSocket>& sockets) {
+      return std::any_of(sockets.begin(), sockets.end(), match);
+    });
+  }
+
+  // The dump's entry for `ends` and the lookup's answer, side by side:
+  // both absent, or equal in every field the witness reports.
+  static void ExpectLookupMatchesDump(const TcpEndpoints& ends, uint16_t port,
+                                      const std::string& what) {
+    SCOPED_TRACE(what);
+    absl::StatusOr<std::optional<DiagSocket>> looked = LookupTcpSocket(ends);
+    ASSERT_OK(looked);
+    absl::StatusOr<std::vector<DiagSocket>> dumped = ListTcpSocketsOnPort(port);
+    ASSERT_OK(dumped);
+    std::optional<DiagSocket> listed;
+    const uint16_t local_port =
+        ntohs(reinterpret_cast<const sockaddr_in&>(ends.local).sin_port);
+    const uint16_t remote_port =
+        ntohs(reinterpret_cast<const sockaddr_in&>(ends.remote).sin_port);
+    for (const DiagSocket& s : *dumped) {
+      if (s.local_port == local_port && s.remote_port == remote_port) {
+        listed = s;
+      }
+    }
+    ASSERT_EQ(looked->has_value(), listed.has_value())
+        << "dump: " << Describe(*dumped) << "\nlookup: "
+        << (looked->has_value() ? (*looked)->ToString() : "none");
+    if (!listed.has_value()) return;
+    const DiagSocket& a = **looked;
+    ::testing::Test::RecordProperty(what, a.ToString());
+    EXPECT_EQ(a.ToString(), listed->ToString());
+    EXPECT_EQ(a.family, listed->family) << a.ToString();
+    EXPECT_EQ(a.timer, listed->timer) << a.ToString();
+  }
+};
+
+TEST_P(SockDiagLookupTest, ExactLookupAgreesWithTheDumpInEveryState) {
+  absl::StatusOr<UniqueFd> listener = Listen(ListenerFamily(), 4, AnyAddress());
+  ASSERT_OK(listener);
+  const uint16_t port = LocalPort(listener->get());
+  absl::StatusOr<UniqueFd> client = Connect(ClientFamily(), port);
+  ASSERT_OK(client);
+  absl::StatusOr<TcpEndpoints> client_ends = TcpEndpoints::Of(client->get());
+  ASSERT_OK(client_ends);
+  const uint16_t client_port = LocalPort(client->get());
+  // Not accepted yet: the server end is ESTABLISHED in the accept queue,
+  // found by the client's ends reversed.
+  ASSERT_TRUE(SomeSocketReaches(port, [&](const DiagSocket& s) {
+    return s.local_port == port && s.remote_port == client_port;
+  }));
+  ExpectLookupMatchesDump(client_ends->Reversed(), port, "accept queue");
+  absl::StatusOr<UniqueFd> server = Accept(listener->get());
+  ASSERT_OK(server);
+  absl::StatusOr<TcpEndpoints> server_ends = TcpEndpoints::Of(server->get());
+  ASSERT_OK(server_ends);
+
+  // A connection no socket holds, to the listener's port: not the listener.
+  TcpEndpoints stranger = *client_ends;
+  reinterpret_cast<sockaddr_in&>(stranger.local).sin_port = htons(1);
+  ExpectLookupMatchesDump(stranger.Reversed(), port, "no such connection");
+
+  ASSERT_EQ(::send(client->get(), "hello", 5, MSG_NOSIGNAL), 5);
+  ASSERT_TRUE(SomeSocketReaches(port, [&](const DiagSocket& s) {
+    return s.local_port == port && s.rqueue == 5;
+  }));
+  ExpectLookupMatchesDump(*server_ends, port, "established, 5 unread");
+  ExpectLookupMatchesDump(*client_ends, port, "established, client");
+
+  // The client closes: an orphan in FIN_WAIT2 (a timewait mini-socket once
+  // the delayed ACK arrives), the server in CLOSE_WAIT.
+  client->reset();
+  ASSERT_TRUE(SomeSocketReaches(port, [&](const DiagSocket& s) {
+    return s.local_port == client_port && s.state == TCP_FIN_WAIT2;
+  }));
+  ExpectLookupMatchesDump(*client_ends, port, "FIN_WAIT2 orphan");
+  ExpectLookupMatchesDump(*server_ends, port, "CLOSE_WAIT");
+
+  // The server reads everything and closes: the client in TIME_WAIT.
+  char buffer[8];
+  ASSERT_EQ(::recv(server->get(), buffer, sizeof(buffer), 0), 5);
+  ASSERT_EQ(::recv(server->get(), buffer, sizeof(buffer), 0), 0);
+  server->reset();
+  ASSERT_TRUE(Reaches(port, [&](const std::vector<DiagSocket>& sockets) {
+    return std::none_of(
+        sockets.begin(), sockets.end(), [&](const DiagSocket& s) {
+          return s.local_port == port && s.remote_port == client_port;
+        });
+  }));
+  ExpectLookupMatchesDump(*client_ends, port, "TIME_WAIT");
+  ExpectLookupMatchesDump(*server_ends, port, "server gone");
+}
+
+TEST_P(SockDiagLookupTest, ExactLookupAgreesWithTheDumpForAFinWait1Orphan) {
+  absl::StatusOr<UniqueFd> listener = Listen(ListenerFamily(), 4, AnyAddress());
+  ASSERT_OK(listener);
+  const uint16_t port = LocalPort(listener->get());
+  absl::StatusOr<UniqueFd> client = Connect(ClientFamily(), port);
+  ASSERT_OK(client);
+  absl::StatusOr<UniqueFd> server = Accept(listener->get());
+  ASSERT_OK(server);
+  absl::StatusOr<TcpEndpoints> server_ends = TcpEndpoints::Of(server->get());
+  ASSERT_OK(server_ends);
+  // The server fills the client's window (the client never reads), then
+  // closes: its FIN waits behind the data, an orphan in FIN_WAIT1 with a
+  // send queue and the zero-window probe timer.
+  ASSERT_EQ(::fcntl(server->get(), F_SETFL, O_NONBLOCK), 0) << ErrnoName(errno);
+  const std::string chunk(16384, 'x');
+  while (::send(server->get(), chunk.data(), chunk.size(), MSG_NOSIGNAL) > 0) {
+  }
+  ASSERT_EQ(errno, EAGAIN) << ErrnoName(errno);
+  server->reset();
+  // Everything sent is acknowledged and the window is zero (the probe
+  // timer): the queues of both ends stay as they are.
+  ASSERT_TRUE(SomeSocketReaches(port, [&](const DiagSocket& s) {
+    return s.local_port == port && s.state == TCP_FIN_WAIT1 && s.orphan() &&
+           s.timer == 4;
+  }));
+  ExpectLookupMatchesDump(*server_ends, port, "FIN_WAIT1 orphan");
+  ExpectLookupMatchesDump(server_ends->Reversed(), port, "the full client");
+  // Reset by the client (SO_LINGER 0): nothing of the connection is left.
+  const struct linger abort_on_close = {.l_onoff = 1, .l_linger = 0};
+  ASSERT_EQ(::setsockopt(client->get(), SOL_SOCKET, SO_LINGER, &abort_on_close,
+                         sizeof(abort_on_close)),
+            0);
+  client->reset();
+  ASSERT_TRUE(Reaches(port, [&](const std::vector<DiagSocket>& sockets) {
+    return sockets.size() == 1;  // the listener
+  }));
+  ExpectLookupMatchesDump(*server_ends, port, "reset: server gone");
+  ExpectLookupMatchesDump(server_ends->Reversed(), port, "reset: client gone");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Families, SockDiagLookupTest,
+    ::testing::Values(LookupFamily::kV4, LookupFamily::kV6,
+                      LookupFamily::kV4Mapped),
+    [](const ::testing::TestParamInfo<LookupFamily>& info) {
+      switch (info.param) {
+        case LookupFamily::kV4:
+          return "V4";
+        case LookupFamily::kV6:
+          return "V6";
+        case LookupFamily::kV4Mapped:
+          return "V4Mapped";
+      }
+      return "unknown";
+    });
 
 }  // namespace
 }  // namespace tcpsem
