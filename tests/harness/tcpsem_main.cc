@@ -47,7 +47,7 @@ class RecordListener : public ::testing::EmptyTestEventListener {
  public:
   explicit RecordListener(RunContext context) : context_(std::move(context)) {}
   void OnTestProgramEnd(const ::testing::UnitTest&) override {
-    const std::vector<CellResult> cells = RunLog::Get().Cells();
+    const std::vector<CellResult> cells = RunLog::Get().Results();
     // The matrix's cells, then the scripted-peer tests' (scripted_record.h),
     // then the scenario suites' (scenario_record.h).
     Record record = MakeRecord(context_, cells);
