@@ -23,6 +23,9 @@
 #   --runner PATH     the watchdog the suite runs under (default tcpsem_run
 #                     in ../tools next to the suite binary; "none": run the
 #                     binary directly, e.g. a payload without a journal)
+#   --suite-jobs N    suite processes at once inside a guest (default 4;
+#                     tcpsem_run --tcpsem_run_jobs): the tests that wait on
+#                     the kernel's timers overlap
 #   --test-timeout SEC  bound on one test inside a guest (default 60): a
 #                     test past it is killed and recorded as hung, and the
 #                     run goes on with the next
@@ -63,6 +66,7 @@ ACCEL=${TCPSEM_VM_ACCEL:-auto}
 FILTER=""
 RUNNER=${TCPSEM_VM_RUNNER:-}
 TEST_TIMEOUT=${TCPSEM_VM_TEST_TIMEOUT:-60}
+SUITE_JOBS=${TCPSEM_VM_SUITE_JOBS:-4}
 RECORD=1
 INSTALL=1
 EXTRA_MODULES=""
@@ -86,6 +90,7 @@ while (($#)); do
     --filter) FILTER=${2:?}; shift 2 ;;
     --runner) RUNNER=${2:?}; shift 2 ;;
     --test-timeout) TEST_TIMEOUT=${2:?}; shift 2 ;;
+    --suite-jobs) SUITE_JOBS=${2:?}; shift 2 ;;
     --no-record) RECORD=0; shift ;;
     --modules) EXTRA_MODULES=${2:?}; shift 2 ;;
     --timeout) TIMEOUT=${2:?}; shift 2 ;;
@@ -132,6 +137,7 @@ KERNELS=("${expanded[@]}")
 [[ $TIMEOUT =~ ^[0-9]+$ && $TIMEOUT -ge 30 ]] || die "--timeout must be >= 30 seconds" 64
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "--jobs must be a positive integer" 64
 [[ $TEST_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--test-timeout must be a positive integer" 64
+[[ $SUITE_JOBS =~ ^([1-9]|1[0-6])$ ]] || die "--suite-jobs must be 1 to 16" 64
 [[ $SMP =~ ^[1-9][0-9]*$ ]] || die "--smp must be a positive integer" 64
 [[ $MEM =~ ^[1-9][0-9]*$ ]] || die "--mem must be a positive integer (MiB)" 64
 case $ACCEL in auto|kvm|tcg|tcg,*) ;; *) die "--accel must be auto, kvm, tcg or tcg,<options>" 64 ;; esac
@@ -578,6 +584,7 @@ run_guest() {  # run_guest WORKDIR LABEL
   ((${#SUITE_ARGS[@]} == 0)) || printf '%s\n' "${SUITE_ARGS[@]}" >"$cfg/etc/tcpsem/args"
   echo "$SUITE_TIMEOUT" >"$cfg/etc/tcpsem/suite_timeout"
   echo "$TEST_TIMEOUT" >"$cfg/etc/tcpsem/test_timeout"
+  echo "$SUITE_JOBS" >"$cfg/etc/tcpsem/suite_jobs"
   (cd "$cfg" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$work/config.cpio"
   rm -rf "$cfg"
   cat "$BASE_CPIO" "$MODS_CPIO" "$work/config.cpio" >"$work/initrd.cpio"

@@ -10,6 +10,11 @@
 //                                  be fractional, e.g. 0.5)
 //   --tcpsem_run_deadline=SEC      bound on the whole run (default none): the
 //                                  tests it does not reach are "not_run"
+//   --tcpsem_run_jobs=N            suite processes at once (default 1; at
+//                                  most 16), each a shard of the tests under
+//                                  a watchdog of its own
+//                                  (fixtures/gtest/sharded_run.h); 1 when
+//                                  global sysctls are opted in
 // Suite flags it handles for the whole run (not per process): --gtest_filter,
 // --tcpsem_record and --tcpsem_html (one record of every test, with hung and
 // never-run cells marked), --tcpsem_tap (and $TCPSEM_TAP). --gtest_output is
@@ -34,6 +39,7 @@
 #include "absl/strings/str_cat.h"
 #include "fixtures/base/kernel_version.h"
 #include "fixtures/base/text_file.h"
+#include "fixtures/gtest/sharded_run.h"
 #include "fixtures/gtest/supervised_run.h"
 #include "fixtures/gtest/tap_listener.h"
 #include "fixtures/reports/html_report.h"
@@ -110,6 +116,7 @@ std::string Tap(const tcpsem::SupervisedRun& run, tcpsem::TapTotals* totals) {
 int main(int argc, char** argv) {
   tcpsem::SupervisedRunOptions options;
   options.run_dir = "tcpsem-run";
+  int jobs = 1;
   Outputs outputs;
   if (const char* tap = std::getenv("TCPSEM_TAP"); tap != nullptr) {
     outputs.tap = tap;
@@ -122,7 +129,8 @@ int main(int argc, char** argv) {
       std::printf(
           "usage: tcpsem_run [--tcpsem_run_dir=DIR] "
           "[--tcpsem_run_test_timeout=SEC] "
-          "[--tcpsem_run_deadline=SEC] SUITE [suite flags]\n");
+          "[--tcpsem_run_deadline=SEC] [--tcpsem_run_jobs=N] SUITE "
+          "[suite flags]\n");
       return kPassed;
     }
     if (TakeValue(arg, "--tcpsem_run_dir", &value)) {
@@ -142,6 +150,13 @@ int main(int argc, char** argv) {
       (absl::StartsWith(arg, "--tcpsem_run_test_timeout") ? options.test_timeout
                                                           : options.deadline) =
           absl::Seconds(seconds);
+    } else if (TakeValue(arg, "--tcpsem_run_jobs", &value)) {
+      if (!absl::SimpleAtoi(value, &jobs) || jobs < 1 ||
+          jobs > tcpsem::kMaxSupervisedJobs) {
+        return BadInput(absl::StrCat(arg,
+                                     ": expected a number of processes, 1 to ",
+                                     tcpsem::kMaxSupervisedJobs));
+      }
     } else if (absl::StartsWith(arg, "--tcpsem_run")) {
       return BadInput(absl::StrCat("unknown flag ", arg));
     } else if (options.suite.empty()) {
@@ -192,7 +207,22 @@ int main(int argc, char** argv) {
   options.suite_args = passthrough;
   if (outputs.tap == "-") options.output_fd = 2;
 
-  absl::StatusOr<tcpsem::SupervisedRun> run = tcpsem::RunSupervised(options);
+  // A run that may change the host's global sysctls holds the host alone
+  // (global_lock.h): its processes would lock each other out.
+  const char* global_env = std::getenv("TCPSEM_ALLOW_GLOBAL_SYSCTLS");
+  bool global = global_env != nullptr && std::string(global_env) == "1";
+  for (const std::string& arg : passthrough) {
+    global |= absl::StartsWith(arg, "--tcpsem_allow_global_sysctls") &&
+              arg != "--tcpsem_allow_global_sysctls=false";
+  }
+  if (jobs > 1 && global) {
+    std::cerr << "tcpsem_run: global sysctls opted in: one process, not "
+              << jobs << "\n";
+    jobs = 1;
+  }
+  absl::StatusOr<tcpsem::SupervisedRun> run =
+      jobs > 1 ? tcpsem::RunSupervisedShards(options, jobs)
+               : tcpsem::RunSupervised(options);
   if (!run.ok()) return BadInput(std::string(run.status().message()));
   if (!run->bad_input.empty()) return BadInput(run->bad_input);
 

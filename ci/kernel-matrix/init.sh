@@ -57,6 +57,10 @@ finish() {  # send everything there is, then power off
   send_file record.json $WORK/record.json
   # The watchdog's files (tools/tcpsem_run): every test's result, the
   # journal of what finished, and the list of what was to run.
+  # A sharded run killed before it merged its shards' journals: merge here.
+  if [ ! -f $WORK/run/journal.jsonl ] && [ -f $WORK/run/shard-0/journal.jsonl ]; then
+    cat $WORK/run/shard-*/journal.jsonl > $WORK/run/journal.jsonl
+  fi
   send_file results.json $WORK/run/results.json
   send_file journal.jsonl $WORK/run/journal.jsonl
   send_file tests.txt $WORK/run/tests.txt
@@ -145,9 +149,12 @@ if [ -x /opt/tcpsem/run ]; then
   deadline=""
   # 10 s before the suite's bound: time to write results.json and the record.
   [ "$SUITE_TIMEOUT" -gt 20 ] && deadline="--tcpsem_run_deadline=$((SUITE_TIMEOUT - 10))"
+  # Shards of the suite at once (fixtures/gtest/sharded_run.h).
+  SUITE_JOBS=$(cat /etc/tcpsem/suite_jobs 2>/dev/null || echo 1)
+  meta suite_jobs "$SUITE_JOBS"
   set -- /opt/tcpsem/run --tcpsem_run_dir=$WORK/run \
     "--tcpsem_run_test_timeout=$TEST_TIMEOUT" ${deadline:+"$deadline"} \
-    /opt/tcpsem/suite "$@"
+    "--tcpsem_run_jobs=$SUITE_JOBS" /opt/tcpsem/suite "$@"
 else
   set -- /opt/tcpsem/suite "$@"
 fi

@@ -8,14 +8,17 @@
 # The bound is short (the hang costs it, the slow restart twice it); the
 # restart exceeds it by more than the watchdog's 250 ms poll, so a watchdog
 # that timed start-up against the bound would kill it.
+# With JOBS above 1, the run is sharded (--tcpsem_run_jobs): the same results.
+#   watchdog_check.sh RUN SUITE SCRATCH [JOBS]
 set -eu
-run="$1"; suite="$2"; scratch="$3"
+run="$1"; suite="$2"; scratch="$3"; jobs="${4:-1}"
 bound=0.5 restart_ms=1000
 mkdir -p "$scratch"
 dir=$(mktemp -d "$scratch/watchdog.XXXXXX"); trap 'rm -rf "$dir"' EXIT
 rc=0
 TCPSEM_FAKE_MISBEHAVE=1 TCPSEM_FAKE_SLOW_RESTART="$dir/hung-once" \
   TCPSEM_FAKE_SLOW_RESTART_MS=$restart_ms "$run" --tcpsem_run_dir="$dir/run" \
+  --tcpsem_run_jobs="$jobs" \
   --tcpsem_run_test_timeout=$bound "$suite" --tcpsem_tap="$dir/t.tap" \
   >"$dir/out" 2>&1 || rc=$?
 cat "$dir/out"
@@ -43,4 +46,9 @@ grep -q 'in pause' "$dir/run/results.json" || grep -q 'wchan' "$dir/run/results.
   fail "the hung test's reason does not say where its thread was"
 grep -q '^not ok [0-9]* Fake.Hangs$' "$dir/t.tap" || fail "TAP lacks the hung test"
 grep -q '^1\.\.7$' "$dir/t.tap" || fail "TAP plan is not 1..7"
-echo "watchdog_check: ok"
+if [ "$jobs" -gt 1 ]; then
+  [ -f "$dir/run/shard-1/journal.jsonl" ] || fail "no second shard's journal"
+  [ "$(grep -c '"event":"start"' "$dir/run/journal.jsonl")" -eq 7 ] ||
+    fail "the run's journal does not hold every shard's 7 test starts"
+fi
+echo "watchdog_check: ok (jobs $jobs)"
