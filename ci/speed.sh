@@ -23,6 +23,14 @@ median() { sort -g | awk '{v[NR]=$1} END {m=int((NR+1)/2); print (NR%2)? v[m] : 
 echo "== benchmark"
 "$build/bench/tcpsem_bench" --benchmark_min_time=0.2 | sed -n '/^Medians/,$p'
 
+# The cells below attach to a shared trace session, as under ctest (without
+# one, each process would create and remove a trace instance of its own:
+# about 60 ms of kernel time, more than the cell).
+session="tcpsem-speed-$$"
+"$build/tools/tcpsem_trace_session" open "$session" >/dev/null
+trap '"$build/tools/tcpsem_trace_session" close "$session" >/dev/null; rm -rf "$scratch"' EXIT
+export TCPSEM_TRACE_INSTANCE="$session"
+
 echo "== one cell in its own process ($cell), $repeats runs"
 for _ in $(seq "$repeats"); do
   /usr/bin/time -f "%e %U %S %M" -a -o "$scratch/time" \
@@ -51,6 +59,8 @@ after=$(reaped_cpu_ticks)
 "$build/tests/tcpsem_matrix" --tcpsem_warm_stop="$socket" >/dev/null
 echo "wall ms   $(awk '{print $1*1000}' "$scratch/warm-time" | median)"
 echo "CPU ms    $(echo "($after - $before) * 1000 / $(getconf CLK_TCK) / $repeats" | bc) (mean)"
+
+unset TCPSEM_TRACE_INSTANCE  # ctest's tests get the run's own session
 
 echo "== full ctest, the warm runner off and on"
 for j in $jobs; do

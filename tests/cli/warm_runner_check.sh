@@ -16,6 +16,7 @@ mkdir -p -m 0700 "$scratch"
 socket="$scratch/check.sock"
 fail() { echo "FAIL: $*"; [ -f "$scratch/out" ] && cat "$scratch/out"; exit 1; }
 export TCPSEM_ARTIFACTS="$scratch/artifacts"
+unset TCPSEM_WARM  # this checks the runner itself, whatever the caller's mode
 cell='Rfc2525/CloseMatrixTest.AgreesWithRuleTable/V4_Unread1_LingerOff_NoShutdown_PeerOpen'
 
 "$suite" --tcpsem_warm_serve="$socket" >"$scratch/out" 2>&1 || fail "the runner did not start"
