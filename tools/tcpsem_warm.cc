@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "fixtures/base/scm_rights.h"
 #include "fixtures/gtest/warm_protocol.h"
 
 extern char** environ;
@@ -89,21 +90,9 @@ bool SendRequest(int fd, int argc, char** argv) {
   }
   std::string bytes = tcpsem::warm::EncodeRequest(request);
   if (bytes.size() > tcpsem::warm::kMaxRequestBytes) return false;
-  iovec iov = {bytes.data(), bytes.size()};
-  alignas(cmsghdr) char
-      control[CMSG_SPACE(sizeof(int) * tcpsem::warm::kPassedFds)] = {};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int) * tcpsem::warm::kPassedFds);
   const int streams[tcpsem::warm::kPassedFds] = {0, 1, 2};
-  std::memcpy(CMSG_DATA(c), streams, sizeof(streams));
-  return ::sendmsg(fd, &msg, MSG_NOSIGNAL) ==
+  return tcpsem::SendWithFds(fd, bytes.data(), bytes.size(), streams,
+                             tcpsem::warm::kPassedFds, MSG_NOSIGNAL) ==
          static_cast<ssize_t>(bytes.size());
 }
 
