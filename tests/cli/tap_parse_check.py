@@ -29,7 +29,9 @@ def main():
         fail("usage: tap_parse_check.py BINARY [FILTER]")
     binary = sys.argv[1]
     gfilter = sys.argv[2] if len(sys.argv) > 2 else DEFAULT_FILTER
-    with tempfile.TemporaryDirectory(prefix="tcpsem-tap-") as tmp:
+    # In the working directory (ctest's: the build tree), not /tmp: root
+    # writes nothing where other users can plant links.
+    with tempfile.TemporaryDirectory(prefix="tcpsem-tap-", dir=os.getcwd()) as tmp:
         tap_path = os.path.join(tmp, "out.tap")
         json_path = os.path.join(tmp, "gtest.json")
         env = dict(os.environ)
