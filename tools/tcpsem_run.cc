@@ -39,6 +39,7 @@
 #include "absl/strings/str_cat.h"
 #include "fixtures/base/kernel_version.h"
 #include "fixtures/base/text_file.h"
+#include "fixtures/config/suite_flags.h"
 #include "fixtures/gtest/sharded_run.h"
 #include "fixtures/gtest/supervised_run.h"
 #include "fixtures/gtest/tap_listener.h"
@@ -209,8 +210,9 @@ int main(int argc, char** argv) {
 
   // A run that may change the host's global sysctls holds the host alone
   // (global_lock.h): its processes would lock each other out.
-  const char* global_env = std::getenv("TCPSEM_ALLOW_GLOBAL_SYSCTLS");
-  bool global = global_env != nullptr && std::string(global_env) == "1";
+  // The suite's own rule (suite_flags.h): its environment variable here,
+  // its flag among the arguments passed on.
+  bool global = tcpsem::GlobalSysctlsAllowed();
   for (const std::string& arg : passthrough) {
     global |= absl::StartsWith(arg, "--tcpsem_allow_global_sysctls") &&
               arg != "--tcpsem_allow_global_sysctls=false";

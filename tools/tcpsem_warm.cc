@@ -11,7 +11,6 @@
 // it must cost far less than the exec it saves.
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "fixtures/base/local_socket.h"
 #include "fixtures/base/scm_rights.h"
 #include "fixtures/gtest/warm_protocol.h"
 
@@ -42,30 +42,14 @@ namespace {
 
 // Connects to the runner; -1 (and `why`) when none answers.
 int Connect(const char* path, std::string* why) {
-  sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  if (std::strlen(path) >= sizeof(addr.sun_path)) {
-    *why = std::string("socket path too long: ") + path;
-    return -1;
-  }
-  std::strcpy(addr.sun_path, path);
-  const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  const int fd = tcpsem::ConnectLocal(path);
   if (fd < 0) {
-    *why = std::string("socket: ") + std::strerror(errno);
-    return -1;
-  }
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) !=
-      0) {
     *why =
         std::string("no warm runner at ") + path + ": " + std::strerror(errno);
-    ::close(fd);
     return -1;
   }
   // Only a runner of our own user is trusted with our streams.
-  ucred cred = {};
-  socklen_t len = sizeof(cred);
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-      cred.uid != ::geteuid()) {
+  if (!tcpsem::PeerIsThisUser(fd)) {
     *why = std::string("the runner at ") + path + " is not of this user";
     ::close(fd);
     return -1;

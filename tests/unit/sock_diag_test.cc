@@ -511,7 +511,7 @@ TEST_P(SockDiagLookupTest, ExactLookupAgreesWithTheDumpInEveryState) {
   reinterpret_cast<sockaddr_in&>(stranger.local).sin_port = htons(1);
   ExpectLookupMatchesDump(stranger.Reversed(), port, "no such connection");
 
-  ASSERT_EQ(::send(client->get(), "hello", 5, MSG_NOSIGNAL), 5);
+  ASSERT_EQ(::send(client->get(), "hello", 5, MSG_NOSIGNAL | MSG_DONTWAIT), 5);
   ASSERT_TRUE(SomeSocketReaches(port, [&](const DiagSocket& s) {
     return s.local_port == port && s.rqueue == 5;
   }));
@@ -529,8 +529,9 @@ TEST_P(SockDiagLookupTest, ExactLookupAgreesWithTheDumpInEveryState) {
 
   // The server reads everything and closes: the client in TIME_WAIT.
   char buffer[8];
-  ASSERT_EQ(::recv(server->get(), buffer, sizeof(buffer), 0), 5);
-  ASSERT_EQ(::recv(server->get(), buffer, sizeof(buffer), 0), 0);
+  // Both are there already (5 unread, CLOSE_WAIT): neither read may wait.
+  ASSERT_EQ(::recv(server->get(), buffer, sizeof(buffer), MSG_DONTWAIT), 5);
+  ASSERT_EQ(::recv(server->get(), buffer, sizeof(buffer), MSG_DONTWAIT), 0);
   server->reset();
   ASSERT_TRUE(Reaches(port, [&](const std::vector<DiagSocket>& sockets) {
     return std::none_of(
