@@ -78,41 +78,29 @@ fi
 NAME=${NAME//[^A-Za-z0-9._+-]/_}; NAME=${NAME:0:48}
 [[ $NAME =~ ^[A-Za-z0-9] ]] || die "--name must start with a letter or digit"
 
-# ---------------------------------------------------------------- tools ----
-# What a tinyconfig-based x86-64 build needs (objtool needs libelf headers).
-missing=()
-for t in make gcc flex bison bc perl xz tar patch; do
-  command -v "$t" >/dev/null || missing+=("$t")
-done
-[[ -e /usr/include/gelf.h ]] || missing+=(libelf-dev)
-if ((DEFAULT_SOURCE)) && [[ ! -f $SOURCE ]]; then missing+=(linux-source-6.12); fi
-if ((${#missing[@]})); then
-  ((INSTALL)) || die "missing: ${missing[*]} (run without --no-install, or apt-get install them)"
-  pkgs=()
-  for m in "${missing[@]}"; do
-    case $m in
-      gcc) pkgs+=(gcc) ;; xz) pkgs+=(xz-utils) ;; *) pkgs+=("$m") ;;
-    esac
-  done
-  log "installing ${pkgs[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${pkgs[@]}"; } </dev/null >/dev/null 2>&1 ||
-    die "apt-get install ${pkgs[*]} failed"
-fi
-
 # --------------------------------------------------------------- source ----
-[[ -e $SOURCE ]] || die "no such source: $SOURCE"
-SOURCE=$(readlink -f "$SOURCE")
-if [[ -d $SOURCE ]]; then
-  PRISTINE=$SOURCE
-else
-  case $SOURCE in
-    *.tar.xz|*.tar.gz|*.tgz|*.tar.bz2|*.tar) ;;
-    *) die "source is neither a directory nor a tarball: $SOURCE" ;;
-  esac
-  key=$(stat -c '%s %Y' "$SOURCE" | sha256sum | cut -c1-12)
-  PRISTINE=$CACHE/$(basename "${SOURCE%%.tar*}")-$key
-fi
+# Every check of what the user named comes before any tool is looked for or
+# installed: a mistyped --source or a stale patch costs no apt-get. (The
+# default source is itself a package: when it is missing, these checks come
+# right after it is installed.)
+check_source() {
+  [[ -e $SOURCE ]] || die "no such source: $SOURCE"
+  SOURCE=$(readlink -f "$SOURCE")
+  if [[ -d $SOURCE ]]; then
+    PRISTINE=$SOURCE
+    [[ -f $SOURCE/Makefile && -d $SOURCE/arch/x86 && -f $SOURCE/net/ipv4/tcp.c ]] ||
+      die "not a Linux source tree (no Makefile, arch/x86, net/ipv4/tcp.c): $SOURCE"
+  else
+    case $SOURCE in
+      *.tar.xz|*.tar.gz|*.tgz|*.tar.bz2|*.tar) ;;
+      *) die "source is neither a directory nor a tarball: $SOURCE" ;;
+    esac
+    key=$(stat -c '%s %Y' "$SOURCE" | sha256sum | cut -c1-12)
+    PRISTINE=$CACHE/$(basename "${SOURCE%%.tar*}")-$key
+  fi
+  mkdir -p "$OUT" || die "cannot create $OUT"
+  OUT=$(readlink -f "$OUT")
+}
 
 # Every patch must apply, in order, before anything is unpacked or built: the
 # files they touch are copied from the pristine tree (or the tarball) into a
@@ -144,12 +132,41 @@ check_patches() {
   rm -rf "$scratch"
   trap - EXIT
 }
-if [[ -d $SOURCE && ! ( -f $SOURCE/Makefile && -d $SOURCE/arch/x86 && -f $SOURCE/net/ipv4/tcp.c ) ]]; then
-  die "not a Linux source tree (no Makefile, arch/x86, net/ipv4/tcp.c): $SOURCE"
+# A patch that does not apply is found before anything is installed too,
+# when patch(1) and tar are here; otherwise right after they are.
+SOURCE_CHECKED=0 PATCHES_CHECKED=0
+if ! ((DEFAULT_SOURCE)) || [[ -f $SOURCE ]]; then
+  check_source; SOURCE_CHECKED=1
+  if ((${#PATCHES[@]})) && command -v patch >/dev/null && command -v tar >/dev/null; then
+    check_patches; PATCHES_CHECKED=1
+  fi
 fi
-mkdir -p "$OUT" || die "cannot create $OUT"
-OUT=$(readlink -f "$OUT")
-((${#PATCHES[@]} == 0)) || check_patches
+
+# ---------------------------------------------------------------- tools ----
+# What a tinyconfig-based x86-64 build needs (objtool needs libelf headers).
+missing=()
+for t in make gcc flex bison bc perl xz tar patch; do
+  command -v "$t" >/dev/null || missing+=("$t")
+done
+[[ -e /usr/include/gelf.h ]] || missing+=(libelf-dev)
+if ((DEFAULT_SOURCE)) && [[ ! -f $SOURCE ]]; then missing+=(linux-source-6.12); fi
+if ((${#missing[@]})); then
+  ((INSTALL)) || die "missing: ${missing[*]} (run without --no-install, or apt-get install them)"
+  pkgs=()
+  for m in "${missing[@]}"; do
+    case $m in
+      gcc) pkgs+=(gcc) ;; xz) pkgs+=(xz-utils) ;; *) pkgs+=("$m") ;;
+    esac
+  done
+  log "installing ${pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${pkgs[@]}"; } </dev/null >/dev/null 2>&1 ||
+    die "apt-get install ${pkgs[*]} failed"
+fi
+
+((SOURCE_CHECKED)) || check_source
+((${#PATCHES[@]} == 0 || PATCHES_CHECKED)) || check_patches
+
 exec 9>"$OUT/.lock"
 flock -w 3600 9 || die "another kernel-build holds $OUT/.lock"
 
