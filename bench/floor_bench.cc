@@ -21,9 +21,9 @@ namespace {
 // A child that has not exited by then is killed and reported.
 constexpr int kChildDeadlineMs = 5000;
 
-void Floor(benchmark::State& state) {
+void Floor(benchmark::State& state, FloorKind kind) {
   for (auto _ : state) {
-    if (absl::Status s = RunFloorCell(); !s.ok()) {
+    if (absl::Status s = RunFloorCell(kind); !s.ok()) {
       state.SkipWithError(std::string(s.message()).c_str());
       return;
     }
@@ -65,7 +65,22 @@ void FloorOwnProcess(benchmark::State& state) {
       benchmark::Counter(child_cpu * 1e3, benchmark::Counter::kAvgIterations);
 }
 
-BENCHMARK(Floor)->Unit(benchmark::kMillisecond);
+// "Floor" is the unread-RST floor every ratio is taken to; FloorFin and
+// FloorWindowFull wait for the same kernel timers as the Fin and window-full
+// scenarios (bench_main.cc prints those scenarios' ratios to them too).
+BENCHMARK_CAPTURE(Floor, , FloorKind::kUnreadRst)
+    ->Name("Floor")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Floor, Fin, FloorKind::kFin)
+    ->Name("FloorFin")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Floor, WindowFull, FloorKind::kWindowFull)
+    ->Name("FloorWindowFull")
+    ->Unit(benchmark::kMillisecond);
+// What the wire witness's tap changes in a window-full cell (floor_cell.h).
+BENCHMARK_CAPTURE(Floor, WindowFullUntapped, FloorKind::kWindowFullUntapped)
+    ->Name("FloorWindowFullUntapped")
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(FloorOwnProcess)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "bench/floor_cell.h"
 
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -13,8 +15,14 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "fixtures/base/background_close.h"
 #include "fixtures/base/errno_status.h"
 #include "fixtures/base/unique_fd.h"
+#include "fixtures/isolation/netns.h"
+#include "fixtures/staging/fill_window.h"
+#include "fixtures/witnesses/sock_diag.h"
+#include "fixtures/witnesses/tcp_state.h"
 
 namespace tcpsem {
 namespace {
@@ -29,11 +37,35 @@ absl::Status LoopbackUp() {
   if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) {
     return ErrnoStatus("ioctl(lo, SIOCGIFFLAGS)");
   }
+  // lo's MTU as in every test's namespace (fixtures/isolation/netns.h), so
+  // segments are as large as the scenarios' and a full window as long.
+  ifr.ifr_mtu = PrivateNetns::kLoopbackMtu;
+  if (::ioctl(sock.get(), SIOCSIFMTU, &ifr) != 0) {
+    return ErrnoStatus("ioctl(lo, SIOCSIFMTU)");
+  }
+  if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) {
+    return ErrnoStatus("ioctl(lo, SIOCGIFFLAGS)");
+  }
   ifr.ifr_flags |= IFF_UP;
   if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) {
     return ErrnoStatus("ioctl(lo, SIOCSIFFLAGS up)");
   }
   return absl::OkStatus();
+}
+
+// A packet socket on lo taking every frame, never read (as the wire
+// witness's between two syncs).
+absl::StatusOr<UniqueFd> TapLoopback() {
+  UniqueFd tap(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL)));
+  if (!tap.valid()) return ErrnoStatus("socket(AF_PACKET)");
+  sockaddr_ll lo = {};
+  lo.sll_family = AF_PACKET;
+  lo.sll_protocol = htons(ETH_P_ALL);
+  lo.sll_ifindex = static_cast<int>(::if_nametoindex("lo"));
+  if (::bind(tap.get(), reinterpret_cast<sockaddr*>(&lo), sizeof(lo)) != 0) {
+    return ErrnoStatus("bind(AF_PACKET, lo)");
+  }
+  return tap;
 }
 
 absl::Status AwaitReadable(int fd, const char* what) {
@@ -46,7 +78,28 @@ absl::Status AwaitReadable(int fd, const char* what) {
   return absl::OkStatus();
 }
 
-absl::Status CellInThisNamespace() {
+// close()s `closer` and waits until the kernel shows it in FIN_WAIT2: the
+// peer's ACK of the FIN has arrived. Exact sock_diag lookups, 50 us apart.
+absl::Status CloseAndAwaitFinAcked(UniqueFd closer) {
+  absl::StatusOr<TcpEndpoints> ends = TcpEndpoints::Of(closer.get());
+  if (!ends.ok()) return ends.status();
+  if (::close(closer.release()) != 0) return ErrnoStatus("close(closer)");
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(kWaitMs);
+  while (true) {
+    absl::StatusOr<std::optional<DiagSocket>> found = LookupTcpSocket(*ends);
+    if (!found.ok()) return found.status();
+    if (found->has_value() && (*found)->state == kTcpFinWait2) {
+      return absl::OkStatus();
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(
+          "timed out: the peer's ACK of the FIN");
+    }
+    ::usleep(50);
+  }
+}
+
+absl::Status CellInThisNamespace(FloorKind kind) {
   if (absl::Status s = LoopbackUp(); !s.ok()) return s;
   UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!listener.valid()) return ErrnoStatus("socket(listener)");
@@ -70,13 +123,36 @@ absl::Status CellInThisNamespace() {
   }
   UniqueFd closer(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (!closer.valid()) return ErrnoStatus("accept4");
-  const char byte = 'x';
-  if (::send(peer.get(), &byte, 1, MSG_NOSIGNAL) != 1) {
-    return ErrnoStatus("send(peer)");
-  }
-  if (absl::Status s = AwaitReadable(closer.get(), "the peer's byte");
-      !s.ok()) {
-    return s;
+  switch (kind) {
+    case FloorKind::kUnreadRst: {
+      const char byte = 'x';
+      if (::send(peer.get(), &byte, 1, MSG_NOSIGNAL) != 1) {
+        return ErrnoStatus("send(peer)");
+      }
+      if (absl::Status s = AwaitReadable(closer.get(), "the peer's byte");
+          !s.ok()) {
+        return s;
+      }
+      break;
+    }
+    case FloorKind::kFin:
+      return CloseAndAwaitFinAcked(std::move(closer));
+    case FloorKind::kWindowFull:
+    case FloorKind::kWindowFullUntapped: {
+      UniqueFd tap;
+      if (kind == FloorKind::kWindowFull) {
+        absl::StatusOr<UniqueFd> opened = TapLoopback();
+        if (!opened.ok()) return opened.status();
+        tap = *std::move(opened);
+      }
+      absl::StatusOr<int> sent =
+          FillWindow(peer.get(), absl::Milliseconds(kWaitMs));
+      // A packet socket's release waits for a grace period; the suites
+      // release theirs in the background too.
+      if (tap.valid()) CloseInBackground(std::move(tap));
+      if (!sent.ok()) return sent.status();
+      break;
+    }
   }
   if (::close(closer.release()) != 0) return ErrnoStatus("close(closer)");
   if (absl::Status s = AwaitReadable(peer.get(), "the RST"); !s.ok()) return s;
@@ -92,11 +168,11 @@ absl::Status CellInThisNamespace() {
 
 }  // namespace
 
-absl::Status RunFloorCell() {
+absl::Status RunFloorCell(FloorKind kind) {
   UniqueFd previous(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!previous.valid()) return ErrnoStatus("open(/proc/thread-self/ns/net)");
   if (::unshare(CLONE_NEWNET) != 0) return ErrnoStatus("unshare(CLONE_NEWNET)");
-  absl::Status cell = CellInThisNamespace();
+  absl::Status cell = CellInThisNamespace(kind);
   if (::setns(previous.get(), CLONE_NEWNET) != 0 && cell.ok()) {
     return ErrnoStatus("setns(previous netns)");
   }
