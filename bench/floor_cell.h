@@ -17,7 +17,9 @@ enum class FloorKind {
   // Nothing unread: the closer close()s, and the cell waits until the peer
   // has acknowledged the FIN (the closer is in FIN_WAIT2), as the stager does
   // (fixtures/staging/stage.cc, AwaitPeerProcessed). The peer acknowledges a
-  // FIN from its delayed-ACK timer (tcp_fin() enters pingpong mode).
+  // FIN from its delayed-ACK timer (tcp_fin() enters pingpong mode); on 6.18
+  // the trace event timer:timer_start shows tcp_delack_timer armed 0 jiffies
+  // ahead, so the ACK leaves on the next tick: 0-4 ms at HZ=250.
   kFin,
   // The peer writes until the closer advertises a zero window (the closer
   // never reads; the zero window comes with the closer's delayed ACK), then
@@ -25,11 +27,12 @@ enum class FloorKind {
   // socket taps lo meanwhile, as the wire witness does: a tap changes what
   // the kernel does here (see kWindowFullUntapped).
   kWindowFull,
-  // The same with nothing tapping lo. Measured on 6.18 (MTU 1500): the peer
-  // gets 841,344 bytes in and sees the zero window after two delayed-ACK
-  // rounds (about 88 ms), against 769,088 bytes and one round (about 44 ms)
-  // with a tap: lo hands the receiver clones of the tapped segments
-  // (dev_queue_xmit_nit()), which the receive queue accounts differently.
+  // The same with nothing tapping lo. Measured on 6.18 (MTU 1500, 2 cores):
+  // untapped, the peer gets 841,344 bytes in and sees the zero window after
+  // two delayed-ACK rounds (about 88 ms); with any ETH_P_ALL packet socket
+  // bound to lo (drained or not, filtered to 128 bytes or not), 769,088
+  // bytes and one round (about 44 ms). Why the tap changes the receiver's
+  // window is not established here; the wire witness has the same effect.
   kWindowFullUntapped,
 };
 
