@@ -2,8 +2,10 @@
 // ratio to the floor (floor_cell.h) measured in the same run. Unless told
 // otherwise it runs 5 repetitions, interleaved in random order so that a
 // change in the machine's load falls on every benchmark alike, and takes
-// medians.
+// medians. Exits 1 when any benchmark stopped with an error, 77 (skipped)
+// when not root: every scenario needs a network namespace of its own.
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -55,6 +57,9 @@ class FloorRatioReporter : public benchmark::ConsoleReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
+      if (run.error_occurred) {
+        errors_.push_back(run.benchmark_name() + ": " + run.error_message);
+      }
       if (run.run_type != Run::RT_Iteration || run.error_occurred) continue;
       const std::string name =
           run.run_name.function_name +
@@ -70,6 +75,10 @@ class FloorRatioReporter : public benchmark::ConsoleReporter {
                           : ToMs(run.GetAdjustedCPUTime(), run.time_unit));
     }
   }
+
+  // Benchmarks that stopped with an error (a scenario that did not stage, a
+  // floor cell whose RST never came): each makes the run fail.
+  const std::vector<std::string>& errors() const { return errors_; }
 
   void PrintRatios() const {
     auto floor = times_.find("Floor");
@@ -107,6 +116,7 @@ class FloorRatioReporter : public benchmark::ConsoleReporter {
  private:
   std::vector<std::string> order_;
   std::map<std::string, Times> times_;
+  std::vector<std::string> errors_;
 };
 
 bool HasFlag(int argc, char** argv, const std::string& flag) {
@@ -119,6 +129,12 @@ bool HasFlag(int argc, char** argv, const std::string& flag) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (::geteuid() != 0) {
+    std::fprintf(stderr,
+                 "tcpsem_bench: not root: every scenario needs a network "
+                 "namespace of its own (skipped)\n");
+    return 77;
+  }
   std::vector<char*> args(argv, argv + argc);
   std::string repetitions = "--benchmark_repetitions=5";
   std::string interleave = "--benchmark_enable_random_interleaving=true";
@@ -138,5 +154,13 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.PrintRatios();
   benchmark::Shutdown();
+  if (!reporter.errors().empty()) {
+    std::fprintf(stderr, "\n%zu benchmark(s) failed:\n",
+                 reporter.errors().size());
+    for (const std::string& e : reporter.errors()) {
+      std::fprintf(stderr, "  %s\n", e.c_str());
+    }
+    return 1;
+  }
   return 0;
 }
