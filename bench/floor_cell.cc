@@ -15,11 +15,12 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "fixtures/base/background_close.h"
 #include "fixtures/base/errno_status.h"
 #include "fixtures/base/unique_fd.h"
+#include "fixtures/base/wait_until.h"
 #include "fixtures/isolation/netns.h"
+#include "fixtures/staging/blocking_bound.h"
 #include "fixtures/staging/fill_window.h"
 #include "fixtures/witnesses/sock_diag.h"
 #include "fixtures/witnesses/tcp_state.h"
@@ -79,24 +80,23 @@ absl::Status AwaitReadable(int fd, const char* what) {
 }
 
 // close()s `closer` and waits until the kernel shows it in FIN_WAIT2: the
-// peer's ACK of the FIN has arrived. Exact sock_diag lookups, 50 us apart.
+// peer's ACK of the FIN has arrived. An orphan's state change raises no
+// event, so exact sock_diag lookups re-check it every 50 us (the suites wake
+// on the captured ACK instead; a 1 ms re-check would add up to 1 ms to this
+// floor).
 absl::Status CloseAndAwaitFinAcked(UniqueFd closer) {
   absl::StatusOr<TcpEndpoints> ends = TcpEndpoints::Of(closer.get());
   if (!ends.ok()) return ends.status();
   if (::close(closer.release()) != 0) return ErrnoStatus("close(closer)");
-  const absl::Time deadline = absl::Now() + absl::Milliseconds(kWaitMs);
-  while (true) {
-    absl::StatusOr<std::optional<DiagSocket>> found = LookupTcpSocket(*ends);
-    if (!found.ok()) return found.status();
-    if (found->has_value() && (*found)->state == kTcpFinWait2) {
-      return absl::OkStatus();
-    }
-    if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(
-          "timed out: the peer's ACK of the FIN");
-    }
-    ::usleep(50);
-  }
+  return WaitUntil(
+      [&]() -> absl::StatusOr<bool> {
+        absl::StatusOr<std::optional<DiagSocket>> found =
+            LookupTcpSocket(*ends);
+        if (!found.ok()) return found.status();
+        return found->has_value() && (*found)->state == kTcpFinWait2;
+      },
+      absl::Milliseconds(kWaitMs), "the peer's ACK of the FIN (FIN_WAIT2)",
+      /*wake_fd=*/-1, /*wake_events=*/0, absl::Microseconds(50));
 }
 
 absl::Status CellInThisNamespace(FloorKind kind) {
@@ -115,8 +115,10 @@ absl::Status CellInThisNamespace(FloorKind kind) {
   }
   UniqueFd peer(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!peer.valid()) return ErrnoStatus("socket(peer)");
+  // As every staged peer: connect() and send() wait at most SO_SNDTIMEO.
+  if (absl::Status s = BoundBlockingCalls(peer.get()); !s.ok()) return s;
   if (::connect(peer.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-    return ErrnoStatus("connect");
+    return BlockingCallStatus("connect(peer)", "the listener's SYN-ACK", errno);
   }
   if (absl::Status s = AwaitReadable(listener.get(), "accept"); !s.ok()) {
     return s;
@@ -127,7 +129,8 @@ absl::Status CellInThisNamespace(FloorKind kind) {
     case FloorKind::kUnreadRst: {
       const char byte = 'x';
       if (::send(peer.get(), &byte, 1, MSG_NOSIGNAL) != 1) {
-        return ErrnoStatus("send(peer)");
+        return BlockingCallStatus("send(peer)", "room in the send buffer",
+                                  errno);
       }
       if (absl::Status s = AwaitReadable(closer.get(), "the peer's byte");
           !s.ok()) {
